@@ -1,0 +1,86 @@
+"""The provider protocol: what every wire adapter offers, and the data it exchanges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from providers.catalogue import ModelSpec
+
+Role = Literal["user", "assistant"]
+ThinkingMode = Literal["minimal", "low", "medium", "high", "max"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message sent to a provider."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An image ready to send: raw bytes and their MIME type."""
+
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Everything one provider call needs, already resolved and budgeted."""
+
+    model: str
+    system_prompt: str
+    messages: tuple[Message, ...]
+    temperature: float | None = None
+    thinking_mode: ThinkingMode | None = None
+    max_output_tokens: int | None = None
+    images: tuple[ImageInput, ...] = ()
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage reported by a provider for one call."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    """A provider's answer."""
+
+    text: str
+    model: str
+    provider: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A configured provider: knows its models and can generate with them."""
+
+    name: str
+
+    def models(self) -> list[ModelSpec]:
+        """The catalogue entries this provider serves (allow-list already applied)."""
+        ...
+
+    async def generate(self, request: GenerateRequest, spec: ModelSpec) -> GenerateResult:
+        """Call the model; raise a ProviderError subclass on failure."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release network resources."""
+        ...

@@ -1,0 +1,252 @@
+"""Adapter for Google's Gemini API through `google-genai`'s async client (`client.aio`).
+
+The SDK is imported on first use only: importing it costs ~0.7 s of start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from providers.base import GenerateRequest, GenerateResult, Usage
+from providers.catalogue import ModelSpec
+from providers.errors import (
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    ProviderTimeoutError, RateLimitedError, RetryableError,
+)
+from providers.openai_compat import check_images, output_limit, retry_after_seconds
+
+if TYPE_CHECKING:
+    from google import genai
+    from google.genai import types
+
+logger = logging.getLogger(__name__)
+
+# Share of the model's maximum thinking budget spent at each thinking mode.
+BUDGET_FRACTION: dict[str, float] = {"minimal": 0.005, "low": 0.08, "medium": 0.33, "high": 0.67, "max": 1.0}
+# For models that take a thinking level instead of a budget.
+LEVEL_BY_MODE: dict[str, str] = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
+                                 "max": "HIGH"}
+_BLOCK_FINISH = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+                           "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
+_CONTEXT_WORDING = re.compile(r"token count.*exceeds|exceeds the maximum number of tokens|too many tokens"
+                              r"|input is too long|context (?:length|window)", re.IGNORECASE)
+_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def thinking_budget(mode: str, spec: ModelSpec) -> int:
+    """Tokens of thinking for a mode, as a share of the model's maximum."""
+    return max(1, round(spec.max_thinking_tokens * BUDGET_FRACTION[mode]))
+
+
+def _name(value: Any) -> str | None:
+    """An SDK enum (or plain string) as its upper-case name."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value)).upper()
+
+
+def _retry_delay_from_body(details: Any) -> float | None:
+    """Gemini puts the wait in a google.rpc.RetryInfo detail, e.g. {"retryDelay": "17s"}."""
+    error = details.get("error", details) if isinstance(details, dict) else None
+    for item in (error or {}).get("details") or []:
+        match = _SECONDS.match(str(item.get("retryDelay", ""))) if isinstance(item, dict) else None
+        if match:
+            return float(match.group(1))
+    return None
+
+
+class GeminiProvider:
+    """Gemini models served by the Gemini Developer API (or a compatible base URL)."""
+
+    def __init__(
+        self, name: str = "gemini", *, api_key: str, base_url: str | None = None, models: Sequence[ModelSpec] = (),
+        connect_timeout: float = 10.0, timeout: float = 300.0, api_version: str = "v1beta",
+    ) -> None:
+        self.name = name
+        self.base_url = base_url
+        self._api_key = api_key
+        self._models = list(models)
+        # google-genai takes one timeout per request, so `connect_timeout` is kept for parity with the
+        # other adapter but cannot be applied on its own.
+        self._connect_timeout = connect_timeout
+        self._timeout = timeout
+        self._api_version = api_version
+        # Held for the provider's lifetime: a client that is garbage-collected closes its transport.
+        self._client: genai.Client | None = None
+
+    def models(self) -> list[ModelSpec]:
+        return list(self._models)
+
+    def _get_client(self) -> genai.Client:
+        if self._client is None:
+            from google import genai
+            from google.genai import types
+
+            options = types.HttpOptions(api_version=self._api_version, timeout=int(self._timeout * 1000))
+            if self.base_url:
+                options.base_url = self.base_url
+            self._client = genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aio.aclose()
+            self._client = None
+
+    async def generate(self, request: GenerateRequest, spec: ModelSpec) -> GenerateResult:
+        """Call the model once; raise a ProviderError subclass on any failure."""
+        check_images(request, spec, self.name)
+        client = self._get_client()
+        notes: list[str] = []
+        contents, config = self._build(request, spec, notes)
+        logger.debug("%s: calling %s", self.name, spec.model_name)
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await client.aio.models.generate_content(
+                    model=spec.model_name, contents=contents, config=config)
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the adapter edge: every SDK failure becomes a project error
+            raise self._translate(exc, spec.model_name) from exc
+        return self._parse(response, spec, tuple(notes))
+
+    # ---- request building --------------------------------------------------------------------
+
+    def _build(self, request: GenerateRequest, spec: ModelSpec,
+               notes: list[str]) -> tuple[list[types.Content], types.GenerateContentConfig]:
+        from google.genai import types
+
+        system = request.system_prompt
+        turns = [(m.role, m.content) for m in request.messages]
+        if system and not spec.supports_system_prompt:
+            first = next((i for i, (role, _) in enumerate(turns) if role == "user"), None)
+            if first is None:
+                turns.insert(0, ("user", system))
+            else:
+                turns[first] = ("user", f"{system}\n\n{turns[first][1]}")
+            system = ""
+        contents = [types.Content(role="model" if role == "assistant" else "user", parts=[types.Part(text=text)])
+                    for role, text in turns]
+        if request.images:
+            last_user = max((i for i, c in enumerate(contents) if c.role == "user"), default=None)
+            if last_user is None:
+                contents.append(types.Content(role="user", parts=[]))
+                last_user = len(contents) - 1
+            parts = contents[last_user].parts or []
+            parts += [types.Part.from_bytes(data=img.data, mime_type=img.mime_type) for img in request.images]
+            contents[last_user].parts = parts
+
+        temperature, note = spec.temperature.apply(request.temperature)
+        notes.extend([note] if note else [])
+        config = types.GenerateContentConfig(
+            system_instruction=system or None,
+            temperature=temperature,
+            max_output_tokens=output_limit(request, spec, notes),
+            thinking_config=self._thinking(request, spec, notes),
+        )
+        return contents, config
+
+    @staticmethod
+    def _thinking(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> types.ThinkingConfig | None:
+        from google.genai import types
+
+        mode = request.thinking_mode
+        if mode is None:
+            return None
+        if spec.thinking_style == "budget" and spec.max_thinking_tokens > 0:
+            return types.ThinkingConfig(thinking_budget=thinking_budget(mode, spec))
+        if spec.thinking_style == "effort":
+            return types.ThinkingConfig(thinking_level=types.ThinkingLevel(LEVEL_BY_MODE[mode]))
+        notes.append(f"thinking mode '{mode}' not applied: the model has no adjustable thinking")
+        return None
+
+    # ---- reply parsing -----------------------------------------------------------------------
+
+    def _parse(self, response: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
+        model = spec.model_name
+        feedback = getattr(response, "prompt_feedback", None)
+        block = _name(getattr(feedback, "block_reason", None))
+        if block:
+            raise ContentBlockedError(f"{self.name} blocked the prompt for model '{model}' ({block}); rephrase the "
+                                      "request or remove the flagged material", provider=self.name, model=model)
+        candidates = getattr(response, "candidates", None) or []
+        finish = _name(getattr(candidates[0], "finish_reason", None)) if candidates else None
+        if finish in _BLOCK_FINISH:
+            raise ContentBlockedError(f"{self.name} model '{model}' withheld its answer ({finish}); rephrase the "
+                                      "request or try another model", provider=self.name, model=model)
+        parts = getattr(getattr(candidates[0], "content", None), "parts", None) or [] if candidates else []
+        # Thought summaries are not the answer.
+        text = "".join(p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False))
+        if not text.strip():
+            hint = ("the output limit was used up before any text (thinking counts); raise max output tokens or "
+                    "lower the thinking mode" if finish == "MAX_TOKENS" else "retry the request")
+            raise EmptyResponseError(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
+                                     provider=self.name, model=model)
+        meta = getattr(response, "usage_metadata", None)
+        thoughts = getattr(meta, "thoughts_token_count", None) or 0
+        usage = Usage(
+            input_tokens=getattr(meta, "prompt_token_count", None) or 0,
+            # Thinking is billed as output, as OpenAI's completion_tokens already include reasoning.
+            output_tokens=(getattr(meta, "candidates_token_count", None) or 0) + thoughts,
+            reasoning_tokens=thoughts,
+            cached_tokens=getattr(meta, "cached_content_token_count", None) or 0,
+        )
+        return GenerateResult(text=text, model=model, provider=self.name, usage=usage,
+                              finish_reason=finish.lower() if finish else None, notes=notes)
+
+    # ---- error translation -------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, model: str) -> ProviderError:
+        """Map an SDK or transport exception to the project error that says what to do next."""
+        import httpx2
+        from google.genai import errors
+        from pydantic import ValidationError
+
+        kw: dict[str, Any] = {"provider": self.name, "model": model}
+        if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
+            return ProviderTimeoutError(f"{self.name} model '{model}' did not answer within {self._timeout:g}s; "
+                                        "retry, raise the timeout, or pick a faster model", **kw)
+        if isinstance(exc, httpx2.TransportError):
+            return RetryableError(f"lost the connection to {self.name} ({type(exc).__name__}: {exc}); check the "
+                                  "network and base URL, then retry", **kw)
+        if isinstance(exc, errors.APIError):
+            return self._translate_status(exc, model)
+        if isinstance(exc, (errors.UnknownApiResponseError, json.JSONDecodeError, ValidationError)):
+            return RetryableError(f"{self.name} returned a malformed reply for model '{model}' "
+                                  f"({type(exc).__name__}); retry, and check the base URL", **kw)
+        return RetryableError(f"{self.name} model '{model}' failed unexpectedly ({type(exc).__name__}: {exc}); "
+                              "retry, and report it if it persists", **kw)
+
+    def _translate_status(self, exc: Any, model: str) -> ProviderError:
+        status = int(exc.code or 0)
+        said = str(exc.message or exc.status or "no detail given")[:300]
+        kw: dict[str, Any] = {"provider": self.name, "model": model, "status": status}
+        where = f"{self.name} model '{model}'"
+        if status == 429:
+            headers = getattr(getattr(exc, "response", None), "headers", None)
+            wait = retry_after_seconds(dict(headers) if headers else None)
+            wait = wait if wait is not None else _retry_delay_from_body(exc.details)
+            advice = f"wait {wait:g}s" if wait is not None else "back off"
+            return RateLimitedError(f"{where} is rate-limited or out of quota ({said}); {advice} and retry, or use "
+                                    "another model", retry_after=wait, **kw)
+        # Gemini answers a bad key with 400 INVALID_ARGUMENT rather than 401.
+        if status in (401, 403) or (status == 400 and "api key" in said.lower()):
+            return AuthError(f"{self.name} refused the API key (HTTP {status}: {said}); check GEMINI_API_KEY and "
+                             f"its access to '{model}'", **kw)
+        if status in (408, 504):
+            return ProviderTimeoutError(f"{where} timed out on the server side ({said}); retry", **kw)
+        if status >= 500:
+            return RetryableError(f"{self.name} had a server error (HTTP {status}: {said}); retry shortly", **kw)
+        if status == 413 or _CONTEXT_WORDING.search(said):
+            return ContextTooLongError(f"the prompt is too long for {where} ({said}); send fewer files or less "
+                                       "history, or pick a model with a larger context window", **kw)
+        if status == 404:
+            return BadRequestError(f"{self.name} does not know model '{model}' (HTTP 404: {said}); check the model "
+                                   "name in the catalogue", **kw)
+        return BadRequestError(f"{self.name} rejected the request for model '{model}' (HTTP {status}: {said}); "
+                               "check the request parameters against the model's catalogue entry", **kw)

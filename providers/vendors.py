@@ -1,0 +1,123 @@
+"""Vendors as data: how each provider is configured, reached and ranked. No classes per vendor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Wire = Literal["openai", "gemini"]
+Tier = Literal["native", "custom", "catch_all"]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """Registry data for one provider: its wire format, key, endpoint and place in resolution order."""
+
+    name: str
+    display: str
+    wire: Wire
+    key_env: str
+    base_url: str
+    base_url_env: str
+    tier: Tier = "native"
+    key_optional: bool = False  # local servers need no key
+    enabled_by_env: str = ""  # when set, this variable (not the key) turns the vendor on
+    headers: dict[str, str] = field(default_factory=dict)
+    azure: bool = False
+    docs_hint: str = ""
+
+    @property
+    def allow_env(self) -> str:
+        return f"{self.name.upper()}_ALLOWED_MODELS"
+
+    @property
+    def catalogue_env(self) -> str:
+        return f"{self.name.upper()}_MODELS_CONFIG_PATH"
+
+
+VENDORS: tuple[Vendor, ...] = (
+    Vendor(
+        name="gemini",
+        display="Google Gemini",
+        wire="gemini",
+        key_env="GEMINI_API_KEY",
+        base_url="",
+        base_url_env="GEMINI_BASE_URL",
+        docs_hint="get a key at Google AI Studio",
+    ),
+    Vendor(
+        name="openai",
+        display="OpenAI",
+        wire="openai",
+        key_env="OPENAI_API_KEY",
+        base_url="https://api.openai.com/v1",
+        base_url_env="OPENAI_BASE_URL",
+        docs_hint="get a key at platform.openai.com",
+    ),
+    Vendor(
+        name="azure",
+        display="Azure OpenAI",
+        wire="openai",
+        key_env="AZURE_OPENAI_API_KEY",
+        base_url="",
+        base_url_env="AZURE_OPENAI_ENDPOINT",
+        azure=True,
+        docs_hint="also set AZURE_OPENAI_ENDPOINT; deployments are declared in conf/azure_models.json",
+    ),
+    Vendor(
+        name="xai",
+        display="xAI Grok",
+        wire="openai",
+        key_env="XAI_API_KEY",
+        base_url="https://api.x.ai/v1",
+        base_url_env="XAI_BASE_URL",
+    ),
+    Vendor(
+        name="dial",
+        display="DIAL",
+        wire="openai",
+        key_env="DIAL_API_KEY",
+        base_url="https://core.dialx.ai/openai",
+        base_url_env="DIAL_API_HOST",
+    ),
+    Vendor(
+        name="deepseek",
+        display="DeepSeek",
+        wire="openai",
+        key_env="DEEPSEEK_API_KEY",
+        base_url="https://api.deepseek.com/v1",
+        base_url_env="DEEPSEEK_BASE_URL",
+    ),
+    Vendor(
+        name="custom",
+        display="Custom / local (Ollama, vLLM, LM Studio, llama.cpp)",
+        wire="openai",
+        key_env="CUSTOM_API_KEY",
+        base_url="",
+        base_url_env="CUSTOM_API_URL",
+        tier="custom",
+        key_optional=True,
+        enabled_by_env="CUSTOM_API_URL",
+        docs_hint="set CUSTOM_API_URL (e.g. http://localhost:11434/v1) and CUSTOM_MODEL_NAME",
+    ),
+    Vendor(
+        name="openrouter",
+        display="OpenRouter",
+        wire="openai",
+        key_env="OPENROUTER_API_KEY",
+        base_url="https://openrouter.ai/api/v1",
+        base_url_env="OPENROUTER_BASE_URL",
+        tier="catch_all",
+        headers={"HTTP-Referer": "https://github.com/quorum-mcp/quorum", "X-Title": "Quorum MCP"},
+        docs_hint="any model id such as 'anthropic/claude-sonnet-4.5' is routed here",
+    ),
+)
+
+TIER_ORDER: dict[Tier, int] = {"native": 0, "custom": 1, "catch_all": 2}
+
+
+def vendor(name: str) -> Vendor:
+    for v in VENDORS:
+        if v.name == name:
+            return v
+    raise KeyError(name)

@@ -1,0 +1,148 @@
+"""Quorum MCP server: wiring only — settings, providers, store, tools, transports."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import mcp_types as types
+from mcp.server.lowlevel.server import Server
+
+from providers.base import Provider
+from providers.registry import ProviderRegistry
+from tools.context import Services
+from tools.dispatch import Dispatcher
+from tools.listing import tool_entries
+from tools.registry import enabled_tools
+from tools.version import VERSION
+from utils.settings import Settings
+from utils.storage.base import ThreadStore
+
+logger = logging.getLogger("quorum")
+
+INSTRUCTIONS = (
+    "Quorum lets you consult other AI models (Gemini, OpenAI, Grok, OpenRouter, local models) and keeps one "
+    "memory across calls: every answer returns a continuation_id; pass it to any Quorum tool, with any model, "
+    "to continue the same conversation (it survives restarts). Use chat for second opinions, listmodels to see "
+    "which models are available, threads to find a lost continuation_id. Pass files as absolute paths."
+)
+
+
+def build_services(
+    settings: Settings,
+    *,
+    cwd: Path | None = None,
+    providers: dict[str, Provider] | None = None,
+    store: ThreadStore | None = None,
+    transport: str = "stdio",
+) -> Services:
+    from utils.storage.factory import open_store
+
+    return Services(
+        settings=settings,
+        registry=ProviderRegistry(settings, providers),
+        store=store if store is not None else open_store(settings),
+        tools=enabled_tools(settings.disabled_tools),
+        server_cwd=(cwd or Path.cwd()).resolve(),
+        transport=transport,
+    )
+
+
+def create_server(services: Services) -> Server[Any]:
+    """The MCP server object with its handlers bound to `services`."""
+    dispatcher = Dispatcher(services)
+    listed = [
+        types.Tool(name=e["name"], description=e["description"], input_schema=e["inputSchema"])
+        for e in tool_entries(services.tools)
+    ]
+    prompt_list = [
+        types.Prompt(
+            name=name,
+            description=tool.description,
+            arguments=[types.PromptArgument(name="prompt", description="What to ask or do", required=False)],
+        )
+        for name, tool in services.tools.items()
+    ]
+
+    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=listed)
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        async def progress(value: float, message: str) -> None:
+            await ctx.session.report_progress(value, None, message)
+
+        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress)
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error)
+
+    async def on_list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=prompt_list)
+
+    async def on_get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        tool = services.tools.get(params.name)
+        if tool is None:
+            raise ValueError(f"Unknown prompt '{params.name}'. Available: {', '.join(sorted(services.tools))}.")
+        topic = (params.arguments or {}).get("prompt", "").strip()
+        text = f"Use the Quorum `{params.name}` tool" + (f" for: {topic}" if topic else ".") + f" ({tool.description})"
+        return types.GetPromptResult(
+            description=tool.description,
+            messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],
+        )
+
+    return Server(
+        "quorum",
+        version=VERSION,
+        instructions=INSTRUCTIONS,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+        on_list_prompts=on_list_prompts,
+        on_get_prompt=on_get_prompt,
+    )
+
+
+async def serve_stdio(services: Services) -> None:
+    from mcp.server.stdio import stdio_server
+
+    server = create_server(services)
+    try:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+    finally:
+        await services.registry.aclose()
+        await services.store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="quorum-mcp", description="Quorum MCP server")
+    parser.add_argument("--transport", choices=["stdio", "http"], default=None)
+    parser.add_argument("--version", action="store_true")
+    args = parser.parse_args(argv)
+    if args.version:
+        print(VERSION)
+        return
+    settings = Settings.from_env(dotenv=Path(__file__).resolve().parent / ".env")
+    from utils.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.log_file)
+    transport = args.transport or settings.transport
+    services = build_services(settings, transport=transport)
+    logger.info(
+        "Quorum %s starting (%s); providers: %s; storage: %s",
+        VERSION,
+        transport,
+        ", ".join(v.name for v in services.registry.vendors) or "none",
+        settings.storage,
+    )
+    import anyio
+
+    if transport == "http":
+        from utils.http_transport import serve_http
+
+        anyio.run(serve_http, services, create_server(services))
+    else:
+        anyio.run(serve_stdio, services)
+
+
+if __name__ == "__main__":
+    main()

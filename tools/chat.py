@@ -1,0 +1,49 @@
+"""chat: talk to a model, with files and images; the default way to get a second opinion."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tools.base import Tool, ToolOutput
+from tools.consult import consult, exchange_turns, load_files, load_images
+from tools.context import RequestContext
+from tools.fields import FileFields, ModelFields
+from utils.envelope import CONTINUATION_AVAILABLE
+
+
+class ChatRequest(ModelFields, FileFields):
+    prompt: str = Field(description="Your question or idea, with the context the other model needs.")
+
+
+class ChatTool(Tool):
+    name = "chat"
+    description = (
+        "Ask another model (Gemini, GPT, Grok, local...) for a second opinion, brainstorming or explanation, "
+        "with files and images. Returns continuation_id: pass it to any Quorum tool to keep the thread."
+    )
+    request_model = ChatRequest
+    category = "balanced"
+    prompt_field = "prompt"
+    conversational = True
+
+    async def run(self, request: ChatRequest, ctx: RequestContext) -> ToolOutput:
+        assert ctx.route is not None
+        files = await load_files(ctx, request.absolute_file_paths)
+        images = await load_images(ctx, request.images, ctx.route)
+        answer = await consult(
+            ctx,
+            system_prompt=self.system_prompt(),
+            new_input=request.prompt,
+            files=files,
+            images=images,
+            temperature=request.temperature,
+            thinking_mode=request.thinking_mode,
+        )
+        turns = exchange_turns(self.name, request.prompt, answer, images=request.images)
+        return ToolOutput(
+            content=answer.text,
+            status=CONTINUATION_AVAILABLE,
+            content_type="markdown",
+            metadata=answer.metadata(),
+            turns=turns,
+        )

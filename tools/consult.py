@@ -1,0 +1,244 @@
+"""The one path from a tool to a model: read files, build the budgeted prompt, call, account."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from providers.base import GenerateRequest, GenerateResult, ImageInput, Message, ThinkingMode
+from providers.errors import ProviderError
+from providers.registry import Route
+from providers.resilient import Attempts, RetryPolicy, call_with_retries
+from tools.base import ToolError
+from tools.context import RequestContext
+from utils.budget import allocate
+from utils.conversation import FileRef, Turn
+from utils.files import FileContent, FileTooLargeError, expand_paths, read_file
+from utils.progress import heartbeat
+from utils.prompt_builder import PromptPlan, PromptTooLargeError, build_prompt
+from utils.security import FileMissingError, PathRefusedError
+from utils.tokens import count_tokens
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's reply with everything the envelope and the thread need to record."""
+
+    text: str
+    result: GenerateResult
+    route: Route
+    plan: PromptPlan
+    cost_usd: float
+    attempts: int
+    notes: tuple[str, ...]
+    passed: tuple[FileRef, ...] = ()
+
+    def metadata(self) -> dict[str, Any]:
+        usage = self.result.usage
+        return {
+            "model_used": self.result.model or self.route.spec.model_name,
+            "provider_used": self.result.provider or self.route.vendor.name,
+            "tokens": {
+                "input": usage.input_tokens,
+                "output": usage.output_tokens,
+                "reasoning": usage.reasoning_tokens,
+                "cached": usage.cached_tokens,
+            },
+            "cost_usd": round(self.cost_usd, 6),
+            "attempts": self.attempts,
+            "notes": list(self.notes),
+            "prompt": self.plan.report(),
+        }
+
+    def file_refs(self) -> tuple[FileRef, ...]:
+        """Files to record on the user turn: those passed now, plus history files re-embedded after a change."""
+        changed = tuple(FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in self.plan.files if f.changed and f.from_history)
+        return self.passed + changed
+
+
+def _read_paths(ctx: RequestContext, raw: Sequence[str]) -> list[FileContent]:
+    paths = expand_paths(list(raw), ctx.policy)
+    return [read_file(p, max_bytes=ctx.settings.max_file_bytes) for p in paths]
+
+
+async def load_files(ctx: RequestContext, raw: Sequence[str]) -> list[FileContent]:
+    """Validate, expand and read the files a caller passed; every refusal is a clear ToolError."""
+    if not raw:
+        return []
+    try:
+        return await asyncio.to_thread(_read_paths, ctx, raw)
+    except PathRefusedError as exc:
+        raise ToolError("path_refused", str(exc)) from exc
+    except FileMissingError as exc:
+        raise ToolError("file_missing", str(exc)) from exc
+    except FileTooLargeError as exc:
+        raise ToolError("file_too_large", str(exc)) from exc
+
+
+def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, FileContent | None]:
+    found: dict[str, FileContent | None] = {}
+    for path in paths:
+        try:
+            checked = ctx.policy.check(path)
+            found[path] = read_file(checked, max_bytes=ctx.settings.max_file_bytes)
+        except (PathRefusedError, FileMissingError, FileTooLargeError, OSError):
+            found[path] = None
+    return found
+
+
+def _decode_image(ctx: RequestContext, item: str) -> ImageInput:
+    if item.startswith("data:"):
+        header, _, payload = item.partition(",")
+        mime = header[5:].split(";")[0] or "image/png"
+        try:
+            return ImageInput(mime_type=mime, data=base64.b64decode(payload, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise ToolError("invalid_arguments", "An image data URL is not valid base64; re-encode it.") from exc
+    try:
+        path = ctx.policy.check(item)
+    except PathRefusedError as exc:
+        raise ToolError("path_refused", str(exc)) from exc
+    except FileMissingError as exc:
+        raise ToolError("file_missing", str(exc)) from exc
+    mime = mimetypes.guess_type(path.name)[0] or ""
+    if not mime.startswith("image/"):
+        raise ToolError("invalid_arguments", f"'{item}' is not an image (png, jpeg, gif, webp).")
+    return ImageInput(mime_type=mime, data=path.read_bytes())
+
+
+async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) -> tuple[ImageInput, ...]:
+    if not images:
+        return ()
+    if not route.spec.supports_images:
+        raise ToolError(
+            "invalid_arguments",
+            f"Model '{route.spec.model_name}' does not accept images. Drop 'images' or choose a model "
+            "that supports them (listmodels marks them).",
+        )
+    loaded = await asyncio.to_thread(lambda: [_decode_image(ctx, i) for i in images])
+    limit = route.spec.max_image_size_mb
+    for img in loaded:
+        if limit and len(img.data) > limit * 1_000_000:
+            raise ToolError("invalid_arguments", f"An image is over the model's {limit} MB limit; resize it.")
+    return tuple(loaded)
+
+
+async def consult(
+    ctx: RequestContext,
+    *,
+    system_prompt: str,
+    new_input: str,
+    files: Sequence[FileContent] = (),
+    images: tuple[ImageInput, ...] = (),
+    temperature: float | None = None,
+    thinking_mode: ThinkingMode | None = None,
+    route: Route | None = None,
+    include_history: bool = True,
+    numbered: bool = True,
+) -> Answer:
+    """Build the prompt for `route` (default: the request's model) and call it with retries and heartbeats."""
+    chosen = route or ctx.route
+    if chosen is None:
+        raise ToolError("internal_error", "No model was resolved for this call.")
+    spec = chosen.spec
+    turns = ctx.thread.turns if (ctx.thread and include_history) else ()
+    new_paths = {f.path for f in files}
+    history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
+    history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}
+    allocation = allocate(spec.context_window, spec.max_output_tokens)
+    try:
+        plan = build_prompt(
+            system_prompt=system_prompt,
+            turns=turns,
+            new_input=new_input,
+            new_files=files,
+            history_files=history_files,
+            allocation=allocation,
+            count=lambda text: count_tokens(text, spec.tokenizer),
+            numbered=numbered,
+        )
+    except PromptTooLargeError as exc:
+        raise ToolError("prompt_too_large", str(exc)) from exc
+    settings = ctx.settings
+    limit = settings.max_cost_per_thread_usd
+    if limit is not None and ctx.thread is not None and ctx.thread.total_cost_usd >= limit:
+        raise ToolError(
+            "budget_exceeded",
+            f"This conversation has cost ${ctx.thread.total_cost_usd:.4f}, reaching QUORUM_MAX_COST_PER_THREAD_USD="
+            f"{limit}. Start a new conversation or raise the limit.",
+        )
+    request = GenerateRequest(
+        model=spec.model_name,
+        system_prompt=system_prompt,
+        messages=(Message(role="user", content=plan.text),),
+        temperature=temperature,
+        thinking_mode=thinking_mode,
+        max_output_tokens=min(spec.max_output_tokens, allocation.response_tokens),
+        images=images,
+        locale=settings.locale or None,
+    )
+    policy = RetryPolicy(
+        max_retries=settings.max_retries, base_delay=settings.retry_base_delay_s, timeout=settings.provider_timeout_s
+    )
+    attempts = Attempts()
+    label = f"{chosen.vendor.name}/{spec.model_name}"
+    try:
+        async with heartbeat(ctx.progress, settings.heartbeat_s, label):
+            result = await call_with_retries(chosen.provider, request, spec, policy, attempts=attempts)
+    except ProviderError as exc:
+        raise ToolError(
+            "provider_error",
+            exc.describe(),
+            provider=chosen.vendor.name,
+            model=spec.model_name,
+            retryable=exc.retryable,
+            attempts=attempts.count,
+        ) from exc
+    cost = spec.cost_usd(result.usage.input_tokens, result.usage.output_tokens)
+    return Answer(
+        text=result.text,
+        result=result,
+        route=chosen,
+        plan=plan,
+        cost_usd=cost,
+        attempts=attempts.count,
+        notes=tuple(result.notes),
+        passed=tuple(FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in files),
+    )
+
+
+def exchange_turns(
+    tool_name: str,
+    user_text: str,
+    answer: Answer,
+    *,
+    images: Sequence[str] = (),
+    extra_meta: dict[str, Any] | None = None,
+) -> tuple[Turn, Turn]:
+    """The user turn and assistant turn that record one model exchange on the thread."""
+    refs = answer.file_refs()
+    user = Turn(role="user", content=user_text, files=refs, images=tuple(i for i in images if not i.startswith("data:")), tool_name=tool_name)
+    meta = {"tokens": answer.metadata()["tokens"], "cost_usd": round(answer.cost_usd, 6), **(extra_meta or {})}
+    assistant = Turn(
+        role="assistant",
+        content=answer.text,
+        tool_name=tool_name,
+        provider=answer.result.provider or answer.route.vendor.name,
+        model=answer.result.model or answer.route.spec.model_name,
+        metadata=meta,
+    )
+    return user, assistant
+
+
+def image_display(images: Sequence[str]) -> list[str]:
+    return [i if not i.startswith("data:") else "data-url" for i in images]
+
+
+def path_name(p: str) -> str:
+    return Path(p).name

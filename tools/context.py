@@ -1,0 +1,58 @@
+"""What a tool receives for one request: immutable, explicit, never stored on the tool."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from providers.registry import ProviderRegistry, Route
+from utils.budget import Allocation
+from utils.conversation import Thread
+from utils.security import PathPolicy
+from utils.settings import Settings
+from utils.storage.base import ThreadStore
+
+if TYPE_CHECKING:
+    from tools.base import Tool
+
+ProgressFn = Callable[[float, str], Awaitable[None]]
+
+
+async def no_progress(_: float, __: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Services:
+    """Long-lived collaborators, built once at start-up."""
+
+    settings: Settings
+    registry: ProviderRegistry
+    store: ThreadStore
+    tools: Mapping[str, "Tool"]
+    server_cwd: Path
+    transport: str = "stdio"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Everything one tool call needs, resolved before the tool runs."""
+
+    tool_name: str
+    services: Services
+    policy: PathPolicy
+    route: Route | None = None
+    allocation: Allocation | None = None
+    thread: Thread | None = None
+    progress: ProgressFn = no_progress
+    spill_dir: Path | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def continuation_id(self) -> str | None:
+        return self.thread.thread_id if self.thread else None

@@ -1,0 +1,79 @@
+"""listmodels: which models are usable now, grouped by provider, and how to enable the others."""
+
+from __future__ import annotations
+
+from tools.base import Tool, ToolOutput
+from tools.context import RequestContext
+from tools.fields import StrictModel
+from providers.catalogue import ModelSpec
+
+
+class ListModelsRequest(StrictModel):
+    pass
+
+
+def _caps(m: ModelSpec) -> str:
+    caps = []
+    if m.supports_thinking:
+        caps.append("thinking")
+    if m.supports_images:
+        caps.append("images")
+    if m.fast:
+        caps.append("fast")
+    return ", ".join(caps) or "text"
+
+
+def _price(m: ModelSpec) -> str:
+    if not (m.input_price_per_mtok or m.output_price_per_mtok):
+        return "free/unknown"
+    return f"${m.input_price_per_mtok:g}/${m.output_price_per_mtok:g} per M in/out"
+
+
+def _row(m: ModelSpec) -> str:
+    aliases = f" (aliases: {', '.join(m.aliases)})" if m.aliases else ""
+    return (
+        f"- `{m.model_name}`{aliases} — context {m.context_window:,}, output {m.max_output_tokens:,}, "
+        f"{_caps(m)}, score {m.intelligence_score}, {_price(m)}"
+    )
+
+
+class ListModelsTool(Tool):
+    name = "listmodels"
+    description = "List the models usable right now by provider (aliases, context, capabilities, price) and how to enable others."
+    request_model = ListModelsRequest
+    always_enabled = True
+
+    async def run(self, request: ListModelsRequest, ctx: RequestContext) -> ToolOutput:
+        registry = ctx.services.registry
+        lines = ["# Available models", ""]
+        total = 0
+        for v in registry.vendors:
+            models = registry.models(v.name)
+            total += len(models)
+            lines.append(f"## {v.display} (`{v.name}`)")
+            lines.extend(_row(m) for m in models)
+            if v.name == "openrouter":
+                lines.append("- any `vendor/model` id is routed through OpenRouter")
+            restricted = registry.restricted(v.name)
+            if restricted:
+                lines.append(f"- restricted by {v.allow_env}: " + ", ".join(m.model_name for m in restricted))
+            lines.append("")
+        if not registry.vendors:
+            lines.append("No provider is configured yet, so no model can be called.")
+            lines.append("")
+        if registry.unconfigured:
+            lines.append("## Not configured")
+            for u in registry.unconfigured:
+                hint = f" — {u.vendor.docs_hint}" if u.vendor.docs_hint else ""
+                lines.append(f"- {u.vendor.display}: {u.reason}{hint}")
+            lines.append("")
+        default = ctx.settings.default_model
+        lines.append(f"Default model: `{default}`" + (" (Quorum picks per tool category)" if default == "auto" else ""))
+        return ToolOutput(
+            content="\n".join(lines),
+            content_type="markdown",
+            metadata={
+                "configured_providers": [v.name for v in registry.vendors],
+                "model_count": total,
+            },
+        )

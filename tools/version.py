@@ -1,0 +1,58 @@
+"""version: server version and a configuration summary. No network access."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+
+from tools.base import Tool, ToolOutput
+from tools.context import RequestContext
+from tools.fields import StrictModel
+from tools.listing import tools_list_weight
+
+VERSION = "0.1.0"
+
+
+class VersionRequest(StrictModel):
+    pass
+
+
+class VersionTool(Tool):
+    name = "version"
+    description = "Show Quorum's version and configuration summary (providers, storage, transport, limits)."
+    request_model = VersionRequest
+    always_enabled = True
+
+    async def run(self, request: VersionRequest, ctx: RequestContext) -> ToolOutput:
+        s = ctx.settings
+        registry = ctx.services.registry
+        storage = {"backend": s.storage}
+        if s.storage == "sqlite":
+            storage["path"] = str(s.database_path)
+        elif s.storage == "redis":
+            storage["url"] = s.redis_url.split("@")[-1]
+        weight = tools_list_weight(ctx.services.tools)
+        info = {
+            "name": "quorum",
+            "version": VERSION,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(terse=True),
+            "transport": ctx.services.transport,
+            "providers": [v.name for v in registry.vendors],
+            "models_available": len(registry.models()),
+            "default_model": s.default_model,
+            "storage": storage,
+            "tools_enabled": sorted(ctx.services.tools),
+            "tools_list": weight,
+            "limits": {
+                "conversation_timeout_hours": s.conversation_timeout_hours,
+                "max_conversation_turns": s.max_conversation_turns,
+                "max_mcp_output_tokens": s.max_mcp_output_tokens,
+                "max_prompt_chars": s.max_prompt_chars,
+                "provider_timeout_s": s.provider_timeout_s,
+                "heartbeat_s": s.heartbeat_s,
+                "max_retries": s.max_retries,
+            },
+        }
+        return ToolOutput(content=json.dumps(info, indent=2), content_type="json", metadata={"version": VERSION})

@@ -1,0 +1,221 @@
+"""Path policy (absolute, confined, no system or secret files) and secret redaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+
+# Refused even inside an allowed root unless that root itself lies within them (a project kept
+# under /usr/local/src stays usable; a root of "/" does not open /etc).
+SYSTEM_DIRS: tuple[PurePosixPath, ...] = tuple(
+    PurePosixPath(p)
+    for p in (
+        "/etc", "/proc", "/sys", "/dev", "/boot", "/bin", "/sbin", "/usr", "/lib", "/lib32",
+        "/lib64", "/libx32", "/var/run", "/var/lib", "/run",
+        "/private/etc", "/private/var/run", "/System",  # macOS spellings after resolving
+    )
+)
+
+_SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure"})
+_SECRET_PAIRS = frozenset({(".config", "gcloud"), (".kube", "config"), (".docker", "config.json")})
+_SECRET_NAMES = frozenset({
+    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials.json",
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
+})
+_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
+_ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template"})
+
+
+class PathRefusedError(ValueError):
+    """The path breaks the policy; the message says why and what to pass instead."""
+
+
+class FileMissingError(ValueError):
+    """The path passed the policy but nothing exists there."""
+
+
+def is_secret_path(path: PurePosixPath | Path) -> bool:
+    """True for files and directories that typically hold credentials."""
+    parts = [part.lower() for part in path.parts]
+    if any(part in _SECRET_DIRS for part in parts):
+        return True
+    if any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:])):
+        return True
+    name = parts[-1] if parts else ""
+    if name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES):
+        return True
+    if name.startswith("service-account") and name.endswith(".json"):
+        return True
+    return (name == ".env" or name.startswith(".env.")) and name not in _ENV_TEMPLATES
+
+
+def system_dir_of(path: Path) -> PurePosixPath | None:
+    """The system directory containing path, if any."""
+    pure = PurePosixPath(path)
+    return next((d for d in SYSTEM_DIRS if pure == d or pure.is_relative_to(d)), None)
+
+
+@dataclass(frozen=True)
+class PathPolicy:
+    """Which paths a request may read: absolute, inside allowed_roots, no system or secret files."""
+
+    allowed_roots: tuple[Path, ...]
+    allow_secret_files: bool = False
+
+    @cached_property
+    def _roots(self) -> tuple[Path, ...]:
+        return tuple(Path(root).expanduser().resolve() for root in self.allowed_roots)
+
+    def with_roots(self, *roots: Path) -> PathPolicy:
+        """This policy with extra allowed roots (e.g. the call's working directory)."""
+        return replace(self, allowed_roots=self.allowed_roots + tuple(roots))
+
+    def check(self, raw: str) -> Path:
+        """Return the resolved path if the policy allows it; raise PathRefusedError or FileMissingError."""
+        if not raw or not raw.strip() or "\x00" in raw:
+            raise PathRefusedError(
+                f"Path is empty or malformed: {raw!r}. Pass an absolute file or directory path."
+            )
+        expanded = Path(raw).expanduser()
+        if not expanded.is_absolute():
+            example = raw[2:] if raw.startswith("./") else raw
+            raise PathRefusedError(
+                f"Path must be absolute: {raw!r}. Pass the full path, "
+                f"e.g. '/home/me/project/{example}'."
+            )
+        # Resolve symlinks and '..' first so every check below sees where the read would land.
+        resolved = expanded.resolve(strict=False)
+        self._refuse_system(raw, resolved)
+        self._refuse_outside_roots(raw, resolved)
+        # The name as given matters too: a '.env' symlink to a harmless file is still refused.
+        if not self.allow_secret_files and (is_secret_path(resolved) or is_secret_path(expanded)):
+            raise PathRefusedError(
+                f"Refusing {raw!r}: it looks like a file that holds secrets (keys, tokens, "
+                "credentials), which must not be sent to a model. Leave it out, or set "
+                "QUORUM_ALLOW_SECRET_FILES=true if you really mean to share it."
+            )
+        if not resolved.exists():
+            raise FileMissingError(
+                f"No such file or directory: {raw!r}"
+                + (f" (resolves to '{resolved}')" if str(resolved) != raw else "")
+                + ". Check the spelling, or list the directory to find the right path."
+            )
+        return resolved
+
+    def _refuse_system(self, raw: str, resolved: Path) -> None:
+        system = system_dir_of(resolved)
+        if system is None:
+            return
+        if any(root.is_relative_to(system) and resolved.is_relative_to(root) for root in self._roots):
+            return
+        raise PathRefusedError(
+            f"Refusing {raw!r}: it lies in the system directory '{system}'"
+            + (f" (resolves to '{resolved}')" if str(resolved) != raw else "")
+            + ". Pass files from your project instead."
+        )
+
+    def _refuse_outside_roots(self, raw: str, resolved: Path) -> None:
+        if not self._roots:
+            raise PathRefusedError(
+                f"Refusing {raw!r}: no directories are allowed for reading. Pass "
+                "working_directory_absolute_path with the call, or set QUORUM_ALLOWED_ROOTS "
+                "to a comma-separated list of project directories."
+            )
+        if any(resolved == root or resolved.is_relative_to(root) for root in self._roots):
+            return
+        allowed = ", ".join(f"'{root}'" for root in self._roots)
+        raise PathRefusedError(
+            f"Refusing {raw!r}: "
+            + (f"it resolves to '{resolved}', which is " if str(resolved) != raw else "it is ")
+            + f"outside the allowed directories ({allowed}). Pass a path inside them, or add its "
+            "directory to QUORUM_ALLOWED_ROOTS or working_directory_absolute_path."
+        )
+
+
+# --- secret redaction -------------------------------------------------------------------------
+
+_SECRET_KEY_WORDS = (
+    r"password|passwd|secret|secret[_-]?key|api[_-]?key|apikey|access[_-]?token|auth[_-]?token"
+    r"|client[_-]?secret|private[_-]?key|token"
+)
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _plain_value_is_secret(value: str) -> bool:
+    # Code assigns names (self.password, new_token, API_KEY); config files assign literals.
+    if _ENV_NAME_RE.fullmatch(value):
+        return False
+    if _IDENTIFIER_RE.fullmatch(value):
+        return any(c.isdigit() for c in value) and "." not in value and "_" not in value
+    return True
+
+
+def _quoted_value_is_secret(value: str) -> bool:
+    # An all-caps name is the name of an environment variable, not its value.
+    return not _ENV_NAME_RE.fullmatch(value)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    kind: str
+    pattern: re.Pattern[str]
+    group: int = 0  # which group holds the secret; the rest of the match is kept
+    accept: Callable[[str], bool] | None = None
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule("private_key", re.compile(
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,.\\-]*?"
+        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+    _Rule("anthropic_key", re.compile(r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,}")),
+    _Rule("openai_key", re.compile(
+        r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}")),
+    _Rule("google_api_key", re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])")),
+    _Rule("aws_access_key_id", re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])")),
+    _Rule("aws_secret_access_key", re.compile(
+        r"(?i)aws_?secret(?:_access)?_?key\W{0,3}[:=]\s*[\"']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"), 1),
+    _Rule("github_token", re.compile(
+        r"(?<![\w-])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
+    _Rule("slack_token", re.compile(r"(?<![\w-])xox[bpas]-[A-Za-z0-9-]{10,}")),
+    _Rule("jwt", re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    _Rule("bearer_token", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,}=*)"), 1),
+    # KEY=value lines of .env files and shells: upper-case name ending in a secret word.
+    _Rule("secret", re.compile(
+        r"(?m)^[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|APIKEY|"
+        r"ACCESS_KEY|PRIVATE_KEY)[ \t]*=[ \t]*([\"']?)(?!\[REDACTED)([^\s\"'#$]{8,})\1[ \t]*$"), 2),
+    # name = "literal" in code, JSON, YAML, TOML.
+    _Rule("secret", re.compile(
+        rf"(?i)\b\w*(?:{_SECRET_KEY_WORDS})\b[\"']?\s*[:=]\s*([\"'])(?!\[REDACTED)([^\"'\s]{{8,}})\1"),
+        2, _quoted_value_is_secret),
+    # name: value without quotes (YAML, INI); code expressions are told apart by _plain_value_is_secret.
+    _Rule("secret", re.compile(
+        rf"(?i)\b\w*(?:{_SECRET_KEY_WORDS})\b[ \t]*[:=][ \t]*([\w+/=.~!@#%^&*-]{{8,}})(?=\s|$|[,;])"),
+        1, _plain_value_is_secret),
+)
+
+
+def redact_secrets(text: str) -> tuple[str, int]:
+    """Replace recognisable secrets with `[REDACTED:<kind>]`; return the text and how many."""
+    count = 0
+
+    def substitute(rule: _Rule) -> Callable[[re.Match[str]], str]:
+        def replace_match(match: re.Match[str]) -> str:
+            nonlocal count
+            secret = match.group(rule.group)
+            if rule.accept is not None and not rule.accept(secret):
+                return match.group(0)
+            count += 1
+            start, end = match.span(rule.group)
+            offset = match.start()
+            whole = match.group(0)
+            return whole[: start - offset] + f"[REDACTED:{rule.kind}]" + whole[end - offset :]
+
+        return replace_match
+
+    for rule in _RULES:
+        text = rule.pattern.sub(substitute(rule), text)
+    return text, count

@@ -1,0 +1,109 @@
+"""Server settings: built once in main() from the environment and an optional .env file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PLACEHOLDER_MARKERS = ("your_", "your-", "<", "changeme", "xxx", "placeholder", "replace_me", "sk-...")
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True for empty values and the placeholders people leave in example files."""
+    if not value or not value.strip():
+        return True
+    low = value.strip().lower()
+    return any(marker in low for marker in PLACEHOLDER_MARKERS)
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseModel):
+    """Every knob of the server; field aliases are the environment variable names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    default_model: str = Field("auto", alias="DEFAULT_MODEL")
+    disabled_tools: tuple[str, ...] = Field((), alias="DISABLED_TOOLS")
+    conversation_timeout_hours: float = Field(24.0, alias="CONVERSATION_TIMEOUT_HOURS", gt=0)
+    max_conversation_turns: int = Field(50, alias="MAX_CONVERSATION_TURNS", ge=2)
+    max_mcp_output_tokens: int = Field(25_000, alias="MAX_MCP_OUTPUT_TOKENS", ge=1_000)
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    locale: str = Field("", alias="LOCALE")
+
+    home: Path = Field(Path("~/.quorum"), alias="QUORUM_HOME")
+    storage: Literal["sqlite", "memory", "redis"] = Field("sqlite", alias="QUORUM_STORAGE")
+    sqlite_path: Path | None = Field(None, alias="QUORUM_SQLITE_PATH")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", alias="QUORUM_REDIS_URL")
+    allowed_roots: tuple[Path, ...] = Field((), alias="QUORUM_ALLOWED_ROOTS")
+    allow_secret_files: bool = Field(False, alias="QUORUM_ALLOW_SECRET_FILES")
+    max_prompt_chars: int = Field(60_000, alias="QUORUM_MAX_PROMPT_CHARS", ge=1_000)
+    max_file_bytes: int = Field(1_000_000, alias="QUORUM_MAX_FILE_BYTES", ge=1_000)
+    provider_timeout_s: float = Field(600.0, alias="QUORUM_PROVIDER_TIMEOUT_S", gt=0)
+    connect_timeout_s: float = Field(15.0, alias="QUORUM_CONNECT_TIMEOUT_S", gt=0)
+    max_retries: int = Field(3, alias="QUORUM_MAX_RETRIES", ge=0)
+    retry_base_delay_s: float = Field(1.0, alias="QUORUM_RETRY_BASE_DELAY_S", ge=0)
+    failover: str = Field("", alias="QUORUM_FAILOVER")
+    max_cost_per_thread_usd: float | None = Field(None, alias="QUORUM_MAX_COST_PER_THREAD_USD")
+    heartbeat_s: float = Field(10.0, alias="QUORUM_HEARTBEAT_S", gt=0)
+    log_file: Path | None = Field(None, alias="QUORUM_LOG_FILE")
+    transport: Literal["stdio", "http"] = Field("stdio", alias="QUORUM_TRANSPORT")
+    http_host: str = Field("127.0.0.1", alias="QUORUM_HTTP_HOST")
+    http_port: int = Field(8765, alias="QUORUM_HTTP_PORT")
+    http_token: str = Field("", alias="QUORUM_HTTP_TOKEN")
+
+    # Provider keys, base URLs and allow-lists are read by the provider registry from this snapshot,
+    # so adding a vendor never means adding a field here.
+    env: Mapping[str, str] = Field(default_factory=dict)
+
+    @field_validator("disabled_tools", "allowed_roots", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("max_cost_per_thread_usd", "sqlite_path", "log_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        """Real environment wins over the .env file; unknown variables are kept for the registry."""
+        merged: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            from dotenv import dotenv_values
+
+            merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        fields = {f.alias for f in cls.model_fields.values() if f.alias}
+        known = {k: v for k, v in merged.items() if k in fields}
+        return cls.model_validate({**known, "env": dict(merged)})
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def database_path(self) -> Path:
+        return (self.sqlite_path or self.home_dir / "threads.sqlite3").expanduser()
+
+    @property
+    def output_dir(self) -> Path:
+        return self.home_dir / "outputs"
+
+    def get(self, name: str, default: str = "") -> str:
+        """A raw environment value (provider keys and URLs)."""
+        return self.env.get(name, default)
+
+    def secret(self, name: str) -> str:
+        """An API key, or '' when unset or a placeholder."""
+        value = self.env.get(name, "")
+        return "" if is_placeholder(value) else value.strip()

@@ -1,0 +1,108 @@
+"""The ThreadStore protocol every storage backend implements, and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from utils.conversation import Thread, Turn
+
+
+class StoreError(Exception):
+    """Base class for storage errors; messages tell the caller what to do next."""
+
+
+class ThreadNotFoundError(StoreError):
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(
+            f"Conversation '{thread_id}' was not found or has expired. "
+            "Start a new conversation by calling the tool again without continuation_id "
+            "(use the 'threads' tool to list the conversations that still exist)."
+        )
+        self.thread_id = thread_id
+
+
+class ThreadFullError(StoreError):
+    def __init__(self, thread_id: str, max_turns: int) -> None:
+        super().__init__(
+            f"Conversation '{thread_id}' has reached its limit of {max_turns} turns "
+            "(MAX_CONVERSATION_TURNS). Start a new conversation without continuation_id, "
+            "summarising what matters from this one in your prompt."
+        )
+        self.thread_id = thread_id
+        self.max_turns = max_turns
+
+
+@dataclass(frozen=True)
+class ThreadSummary:
+    """What `list` returns: enough to recognise a thread without loading its turns."""
+
+    thread_id: str
+    tool_name: str
+    created_at: datetime
+    updated_at: datetime
+    turn_count: int
+    first_prompt: str
+    models: tuple[str, ...]
+    total_cost_usd: float
+
+
+def summarise(thread: Thread, excerpt: int = 160) -> ThreadSummary:
+    first = next((t.content for t in thread.turns if t.role == "user"), "")
+    prompt = str(thread.initial_request.get("prompt") or thread.initial_request.get("step") or first)
+    return ThreadSummary(
+        thread_id=thread.thread_id,
+        tool_name=thread.tool_name,
+        created_at=thread.created_at,
+        updated_at=thread.updated_at,
+        turn_count=len(thread.turns),
+        first_prompt=" ".join(prompt.split())[:excerpt],
+        models=tuple(thread.models_used),
+        total_cost_usd=thread.total_cost_usd,
+    )
+
+
+@runtime_checkable
+class ThreadStore(Protocol):
+    """Durable conversation storage. Every method is safe under concurrent callers."""
+
+    ttl: timedelta
+
+    async def create(self, thread: Thread) -> Thread:
+        """Store a new thread (it may already carry turns)."""
+        ...
+
+    async def get(self, thread_id: str) -> Thread:
+        """Load a live thread; raise ThreadNotFoundError when unknown or expired."""
+        ...
+
+    async def append(
+        self,
+        thread_id: str,
+        turns: list[Turn],
+        *,
+        max_turns: int,
+        state: dict[str, Any] | None = None,
+    ) -> Thread:
+        """Atomically add turns (and merge `state` keys); raise ThreadFullError past `max_turns`.
+
+        The whole append is refused when it would exceed the limit: never a partial write.
+        Refreshes the sliding TTL.
+        """
+        ...
+
+    async def list(self, limit: int = 20, offset: int = 0) -> list[ThreadSummary]:
+        """Live threads, most recently updated first."""
+        ...
+
+    async def delete(self, thread_id: str) -> bool:
+        """Remove a thread; False when it did not exist."""
+        ...
+
+    async def expire(self) -> int:
+        """Delete expired threads; return how many."""
+        ...
+
+    async def close(self) -> None:
+        ...

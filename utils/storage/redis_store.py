@@ -1,0 +1,249 @@
+"""Redis thread store: for several hosts behind a load balancer sharing one Redis (standalone, not cluster)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
+
+from utils.conversation import Thread, Turn, utcnow
+from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.storage.sqlite import (
+    cutoff_for,
+    epoch,
+    excerpt,
+    first_user_content,
+    merge_models,
+    parse_utc,
+    prompt_seed,
+    turns_cost,
+    utc_text,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+# Check liveness and room, append, merge state, refresh the sliding TTL and the index: one atomic step.
+# KEYS: header hash, turns list, state hash, index zset.
+# ARGV: max_turns, cutoff score, now text, now score, ttl ms, thread id, cost delta, has-user flag,
+#       first user prompt, n turns, n state pairs, n models, then turns, state key/value pairs, models.
+_APPEND_LUA = """
+local head, turns, state, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local score = redis.call('HGET', head, 'updated_score')
+if (not score) or tonumber(score) <= tonumber(ARGV[2]) then return {'missing'} end
+local n_turns, n_state, n_models = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+if redis.call('LLEN', turns) + n_turns > tonumber(ARGV[1]) then return {'full'} end
+local i = 13
+if n_turns > 0 then redis.call('RPUSH', turns, unpack(ARGV, i, i + n_turns - 1)) end
+i = i + n_turns
+if n_state > 0 then redis.call('HSET', state, unpack(ARGV, i, i + 2 * n_state - 1)) end
+i = i + 2 * n_state
+local models = redis.call('HGET', head, 'models') or ''
+for j = i, i + n_models - 1 do
+  if not string.find('\\n' .. models .. '\\n', '\\n' .. ARGV[j] .. '\\n', 1, true) then
+    if models == '' then models = ARGV[j] else models = models .. '\\n' .. ARGV[j] end
+  end
+end
+redis.call('HSET', head, 'updated_at', ARGV[3], 'updated_score', ARGV[4], 'models', models)
+redis.call('HINCRBYFLOAT', head, 'cost', ARGV[7])
+if ARGV[8] == '1' and redis.call('HEXISTS', head, 'first_prompt') == 0 then
+  redis.call('HSET', head, 'first_prompt', ARGV[9])
+end
+for _, key in ipairs({head, turns, state}) do redis.call('PEXPIRE', key, ARGV[5]) end
+redis.call('ZADD', index, ARGV[4], ARGV[6])
+return {'ok', redis.call('HGETALL', head), redis.call('LRANGE', turns, 0, -1), redis.call('HGETALL', state)}
+"""
+
+# Drop a batch of index entries at or before the cutoff, with whatever keys they still have.
+# KEYS: index. ARGV: key prefix, cutoff score, batch size.
+_EXPIRE_LUA = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  redis.call('DEL', ARGV[1] .. 'thread:' .. id, ARGV[1] .. 'turns:' .. id, ARGV[1] .. 'state:' .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #ids
+"""
+
+_EXPIRE_BATCH = 500
+_SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", "first_prompt", "models", "cost")
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _models(text: str | None) -> tuple[str, ...]:
+    return tuple(text.split("\n")) if text else ()
+
+
+class RedisThreadStore:
+    """ThreadStore over Redis: header hash, turns list, state hash per thread, plus an updated_at index."""
+
+    def __init__(self, url: str, ttl: timedelta, prefix: str = "quorum:") -> None:
+        from redis.asyncio import Redis  # optional dependency: imported only when this backend is chosen
+
+        self.ttl = ttl
+        self.prefix = prefix
+        self._client: Redis = Redis.from_url(url, decode_responses=True)
+        self._append_script = self._client.register_script(_APPEND_LUA)
+        self._expire_script = self._client.register_script(_EXPIRE_LUA)
+
+    def _keys(self, thread_id: str) -> tuple[str, str, str]:
+        p = self.prefix
+        return f"{p}thread:{thread_id}", f"{p}turns:{thread_id}", f"{p}state:{thread_id}"
+
+    @property
+    def _index(self) -> str:
+        return f"{self.prefix}index"
+
+    def _ttl_ms(self, updated_score: float) -> int:
+        """Milliseconds a thread updated at `updated_score` has left (at least 1, so keys always expire)."""
+        left = updated_score + self.ttl.total_seconds() - utcnow().timestamp()
+        return max(1, int(left * 1000))
+
+    def _cutoff_score(self) -> float:
+        return cutoff_for(self.ttl).timestamp()
+
+    def _thread(self, thread_id: str, head: dict[str, str], turns: Sequence[str], state: dict[str, str]) -> Thread:
+        if not head or float(head["updated_score"]) <= self._cutoff_score():
+            raise ThreadNotFoundError(thread_id)
+        return Thread(
+            thread_id=thread_id,
+            parent_id=json.loads(head["parent_id"]),
+            tool_name=head["tool_name"],
+            created_at=parse_utc(head["created_at"]),
+            updated_at=parse_utc(head["updated_at"]),
+            initial_request=json.loads(head["initial_request"]),
+            state={key: json.loads(value) for key, value in state.items()},
+            turns=tuple(Turn.model_validate_json(text) for text in turns),
+        )
+
+    async def create(self, thread: Thread) -> Thread:
+        head_key, turns_key, state_key = self._keys(thread.thread_id)
+        score = epoch(thread.updated_at)
+        head: dict[Any, str] = {
+            "parent_id": json.dumps(thread.parent_id),
+            "tool_name": thread.tool_name,
+            "created_at": utc_text(thread.created_at),
+            "updated_at": utc_text(thread.updated_at),
+            "updated_score": repr(score),
+            "initial_request": to_json(thread.initial_request).decode(),
+            "models": "\n".join(merge_models((), thread.turns)),
+            "cost": f"{turns_cost(thread.turns):.12f}",
+        }
+        seed = prompt_seed(thread.initial_request)
+        first = seed if seed is not None else first_user_content(thread.turns)
+        if first is not None:
+            head["first_prompt"] = first
+        ttl_ms = self._ttl_ms(score)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(head_key, turns_key, state_key)
+            pipe.hset(head_key, mapping=head)
+            if thread.turns:
+                pipe.rpush(turns_key, *(t.model_dump_json() for t in thread.turns))
+            if thread.state:
+                pipe.hset(state_key, mapping={k: to_json(v).decode() for k, v in thread.state.items()})
+            for key in (head_key, turns_key, state_key):
+                pipe.pexpire(key, ttl_ms)
+            pipe.zadd(self._index, {thread.thread_id: score})
+            await pipe.execute()
+        return thread
+
+    async def get(self, thread_id: str) -> Thread:
+        head_key, turns_key, state_key = self._keys(thread_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(head_key)
+            pipe.lrange(turns_key, 0, -1)
+            pipe.hgetall(state_key)
+            head, turns, state = await pipe.execute()
+        return self._thread(thread_id, head, turns, state)
+
+    async def append(
+        self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None
+    ) -> Thread:
+        now = utcnow()
+        pairs = [item for k, v in (state or {}).items() for item in (k, to_json(v).decode())]
+        models = merge_models((), turns)
+        first = first_user_content(turns)
+        args: list[str | int | float] = [
+            max_turns,
+            repr(self._cutoff_score()),
+            utc_text(now),
+            repr(now.timestamp()),
+            max(1, int(self.ttl.total_seconds() * 1000)),
+            thread_id,
+            f"{turns_cost(turns):.12f}",
+            "1" if first is not None else "0",
+            first or "",
+            len(turns),
+            len(pairs) // 2,
+            len(models),
+            *(t.model_dump_json() for t in turns),
+            *pairs,
+            *models,
+        ]
+        reply = await self._append_script(keys=[*self._keys(thread_id), self._index], args=args)
+        if reply[0] == "missing":
+            raise ThreadNotFoundError(thread_id)
+        if reply[0] == "full":
+            raise ThreadFullError(thread_id, max_turns)
+        if reply[0] != "ok":
+            raise StoreError(f"Unexpected reply from Redis append script: {reply[0]!r}. Check the Redis server.")
+        return self._thread(thread_id, _pairs(reply[1]), reply[2], _pairs(reply[3]))
+
+    async def list(self, limit: int = 20, offset: int = 0) -> list[ThreadSummary]:
+        if limit <= 0:
+            return []
+        found = await self._client.zrevrangebyscore(
+            self._index, "+inf", f"({self._cutoff_score()!r}", start=max(0, offset), num=limit
+        )
+        ids = [str(thread_id) for thread_id in found]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for thread_id in ids:
+                head_key, turns_key, _ = self._keys(thread_id)
+                pipe.hmget(head_key, _SUMMARY_FIELDS)
+                pipe.llen(turns_key)
+            replies = await pipe.execute()
+        summaries = []
+        for thread_id, fields, count in zip(ids, replies[::2], replies[1::2], strict=True):
+            tool_name, created_at, updated_at, first_prompt, models, cost = fields
+            if created_at is None:  # the key expired before the index was pruned
+                continue
+            summaries.append(
+                ThreadSummary(
+                    thread_id=thread_id,
+                    tool_name=tool_name,
+                    created_at=parse_utc(created_at),
+                    updated_at=parse_utc(updated_at),
+                    turn_count=int(count),
+                    first_prompt=excerpt(first_prompt),
+                    models=_models(models),
+                    total_cost_usd=round(float(cost or 0.0), 6),
+                )
+            )
+        return summaries
+
+    async def delete(self, thread_id: str) -> bool:
+        head_key, turns_key, state_key = self._keys(thread_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(head_key)
+            pipe.delete(turns_key, state_key)
+            pipe.zrem(self._index, thread_id)
+            removed_head, _, removed_index = await pipe.execute()
+        return bool(removed_head or removed_index)
+
+    async def expire(self) -> int:
+        total = 0
+        while True:
+            cutoff = repr(self._cutoff_score())
+            pruned = int(await self._expire_script(keys=[self._index], args=[self.prefix, cutoff, _EXPIRE_BATCH]))
+            total += pruned
+            if pruned < _EXPIRE_BATCH:
+                return total
+
+    async def close(self) -> None:
+        await self._client.aclose()
