@@ -16,13 +16,13 @@ class StrictModel(BaseModel):
 
 
 class ThreadFields(StrictModel):
-    continuation_id: str | None = Field(None, description="Thread to continue (from an earlier response).")
+    continuation_id: str | None = Field(None, description="From an earlier response, to continue its thread")
 
 
 class ModelFields(ThreadFields):
-    model: str | None = Field(None, description="Model name or alias; 'auto' or omitted lets Quorum choose. See listmodels.")
-    temperature: float | None = Field(None, ge=0, le=1, description="0-1; clamped to what the model allows.")
-    thinking_mode: ThinkingMode | None = Field(None, description="Reasoning depth for models that think.")
+    model: str | None = Field(None, description="Name or alias; omit or 'auto' to let Quorum pick (see listmodels)")
+    temperature: float | None = Field(None, ge=0, le=1)
+    thinking_mode: ThinkingMode | None = None
 
 
 class FileFields(StrictModel):

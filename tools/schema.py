@@ -52,6 +52,10 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
     for prop in schema.get("properties", {}).values():
         if prop.get("default") in ([], None):
             prop.pop("default", None)
+        # Nested objects are validated server-side; repeating strictness in every schema costs client context.
+        items = prop.get("items")
+        if isinstance(items, dict):
+            items.pop("additionalProperties", None)
     schema["additionalProperties"] = False
     return schema
 

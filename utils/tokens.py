@@ -35,21 +35,22 @@ _SOURCES: dict[Encoding, tuple[str, str]] = {
 }
 
 # The estimate mimics o200k's pre-tokenizer: it counts the pieces tiktoken would split text into and
-# weighs each kind. Weights were fitted (non-negative least squares, relative error, each kind of
+# weighs each kind. Weights were fitted (non-negative least squares on relative error, each kind of
 # text weighted equally) against tiktoken o200k_base on 1,000 random 1.5-10 KB chunks of local
 # files: Python/C/JS source, Node.js and pyenv Markdown docs, licence texts, AWS JSON schemas, and
-# man pages in de/fr/es/ru/uk/ja/zh. Median |error| before the safety margin: prose 1-2%, code
-# 3-5%, JSON 2%, ru/uk/ja/zh 2-4%, fr/de/es 6-16% low; plain chars/4 is off by 5-18% on English
-# and 20-50% on other languages. The 5% margin makes budgets err towards overcounting.
-_W_LETTER_PIECE = 1.0  # a run of letters (camelCase split like tiktoken does) is ~one token
-_W_LONG_LETTERS = 0.2486  # each letter beyond the 7th of a piece: rare long words split up
-_W_DIGIT_GROUP = 1.3397  # tiktoken splits numbers into groups of up to three digits
-_W_PUNCT_RUN = 0.4363  # a punctuation run often merges with its neighbour token
-_W_PUNCT_CHAR = 0.2672  # ...and long runs split into several tokens
-_W_SPACE_RUN = 0.8948  # a run of 2+ spaces/tabs (indentation) is one token of its own
-_W_NEWLINE = 0.3668  # newlines often merge with the indentation that follows
-_W_CJK = 0.7863  # CJK, kana, hangul, emoji (U+2E80 and up): close to one token per character
-_W_OTHER_NON_ASCII = 0.3708  # accented Latin, Cyrillic, Greek: a few characters per token
+# man pages in de/fr/es/ru/uk/ja/zh (markup stripped). Median |error| before the safety margin:
+# English prose 1-2%, code 3-5%, JSON 2%, ja/zh/ru/uk 2-5%, fr/de/es 6-14% low; chars/4 is off by
+# 5-18% on English and 20-50% elsewhere. The margin makes budgets err towards overcounting.
+_W_LETTER_PIECE = 0.9731  # a run of letters (camelCase split like tiktoken does) is ~one token
+_W_LONG_LETTERS = 0.2835  # each letter beyond the 7th of a piece: rare long words split up
+_W_DIGIT_GROUP = 1.3727  # tiktoken splits numbers into groups of up to three digits
+_W_PUNCT_RUN = 0.4183  # a punctuation run often merges with its neighbour token
+_W_PUNCT_CHAR = 0.2557  # ...and long runs split into several tokens
+_W_SPACE_RUN = 0.8605  # a run of 2+ spaces/tabs (indentation) is one token of its own
+_W_NEWLINE = 0.5262  # newlines often merge with the indentation that follows
+_W_CJK = 0.7325  # CJK, kana, hangul, emoji (U+2E80 and up): close to one token per character
+_W_OTHER_RUN = 1.6026  # a run of accented Latin, Cyrillic, Greek... letters: a word or its tail
+_W_OTHER_CHAR = 0.0913  # ...plus a little per character for long words
 _ESTIMATE_SAFETY = 1.05
 
 _LETTER_PIECE_RE = re.compile(r"[A-Z]*[a-z]+|[A-Z]+(?![a-z])")
@@ -57,6 +58,7 @@ _DIGIT_GROUP_RE = re.compile(r"[0-9]{1,3}")
 _PUNCT_RUN_RE = re.compile(r"[!-/:-@\[-`{-~]+")
 _SPACE_RUN_RE = re.compile(r"[ \t]{2,}")
 _CJK_RE = re.compile("[\u2e80-\U0010ffff]")
+_OTHER_RUN_RE = re.compile("[\u0080-\u2e7f]+")
 
 _lock = threading.Lock()
 _encodings: dict[Encoding, tiktoken.Encoding | None] = {}
@@ -69,9 +71,10 @@ def estimate_tokens(text: str) -> int:
     pieces = [len(piece) for piece in _LETTER_PIECE_RE.findall(text)]
     punct_runs = [len(run) for run in _PUNCT_RUN_RE.findall(text)]
     if text.isascii():
-        cjk = other = 0
+        cjk = other_runs = other = 0
     else:
         cjk = len(_CJK_RE.findall(text))
+        other_runs = len(_OTHER_RUN_RE.findall(text))
         other = len(text) - len(text.encode("ascii", "ignore")) - cjk
     raw = (
         _W_LETTER_PIECE * len(pieces)
@@ -82,7 +85,8 @@ def estimate_tokens(text: str) -> int:
         + _W_SPACE_RUN * len(_SPACE_RUN_RE.findall(text))
         + _W_NEWLINE * text.count("\n")
         + _W_CJK * cjk
-        + _W_OTHER_NON_ASCII * other
+        + _W_OTHER_RUN * other_runs
+        + _W_OTHER_CHAR * other
     )
     return max(1, round(raw * _ESTIMATE_SAFETY))
 

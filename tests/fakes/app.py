@@ -151,8 +151,9 @@ class FakeApp:
         spec = spec or ReplySpec()
         config = self.state.config
         delay = config.hang_seconds if spec.hang else (spec.delay if spec.delay is not None else config.delay)
-        if not await self._pause(delay, receive):
-            return "client went away"
+        interrupted = await self._pause(delay, receive)
+        if interrupted:
+            return interrupted
         gemini = rec.kind.startswith("gemini.")
         if spec.reset:
             await self._reset(send, receive)
@@ -211,18 +212,22 @@ class FakeApp:
 
     # ---- low-level behaviours ----------------------------------------------------------------
 
-    async def _pause(self, seconds: float, receive: Receive) -> bool:
-        """Wait `seconds`; False if the client left or the server is stopping meanwhile."""
+    async def _pause(self, seconds: float, receive: Receive) -> str | None:
+        """Wait `seconds`; or say why waiting ended early (client gone, server stopping)."""
         if seconds <= 0:
-            return True
-        waiters = {asyncio.ensure_future(_until_disconnected(receive)),
-                   asyncio.ensure_future(self._halt_event().wait())}
+            return None
+        gone = asyncio.ensure_future(_until_disconnected(receive))
+        halted = asyncio.ensure_future(self._halt_event().wait())
         try:
-            done, _ = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-            return not done
+            await asyncio.wait({gone, halted}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            gone.cancel()
+            halted.cancel()
+        if halted.done() and not halted.cancelled():
+            return "server stopping"
+        if gone.done() and not gone.cancelled():
+            return "client went away"
+        return None
 
     @staticmethod
     async def _start(send: Send, status: int, media_type: str, extra: dict[str, str] | None = None) -> None:

@@ -67,6 +67,7 @@ class FakeProviderServer:
         """Start serving and return once the server accepts connections."""
         if self._thread is not None:
             return self
+        self.app = FakeApp(self.state)  # a fresh app: its halt event belongs to the new loop
         sock = _bind(self._host, self._requested_port)
         self._port = sock.getsockname()[1]
         self._server = server = _uvicorn_server(self.app, "warning")

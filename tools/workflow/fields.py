@@ -1,0 +1,38 @@
+"""Request fields shared by every step-enforced tool, described once and tersely."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tools.fields import ModelFields, StrictModel
+
+Confidence = Literal["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"]
+Severity = Literal["critical", "high", "medium", "low"]
+CONFIDENCE_ORDER: tuple[str, ...] = ("exploring", "low", "medium", "high", "very_high", "almost_certain", "certain")
+
+
+class IssueItem(StrictModel):
+    severity: Severity
+    description: str
+    location: str | None = Field(None, description="path:line or symbol")
+
+
+class StepFields(ModelFields):
+    """The step protocol (explained once in the server instructions): each call reports one step."""
+
+    step: str = Field(description="This step's work; on step 1, the task.")
+    step_number: int = Field(ge=1)
+    total_steps: int = Field(ge=1)
+    next_step_required: bool = Field(description="false on the final step")
+    findings: str
+    files_checked: list[str] = Field(default_factory=list)
+    relevant_files: list[str] = Field(default_factory=list, description="Absolute paths; embedded for the expert")
+    relevant_context: list[str] = Field(default_factory=list)
+    issues_found: list[IssueItem] = Field(default_factory=list)
+    confidence: Confidence = "exploring"
+    hypothesis: str | None = None
+    use_assistant_model: bool = Field(True, description="false: no expert model call")
+    images: list[str] = Field(default_factory=list)
+    working_directory_absolute_path: str | None = None
