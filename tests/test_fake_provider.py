@@ -56,7 +56,7 @@ async def test_unscripted_chat_gets_a_deterministic_reply_echoing_the_last_user_
 async def test_every_request_is_recorded_with_method_path_headers_query_and_body(oai, fake_server) -> None:
     await oai.chat.completions.create(model="gpt-fake", messages=user("hello"), temperature=0.2)
 
-    rec = fake_server.last_request
+    [rec] = fake_server.wait_for_requests(1, finished=True)
     assert (rec.method, rec.path, rec.kind, rec.model) == ("POST", "/v1/chat/completions", "openai.chat", "gpt-fake")
     assert rec.headers["authorization"] == "Bearer sk-test"
     assert rec.body["temperature"] == 0.2
@@ -196,14 +196,14 @@ async def test_a_truncated_stream_fails_part_way_through(oai, gem, fake_server) 
             pass
     assert received and "".join(received) != "a fairly long reply cut short"
     assert not isinstance(gemini_failure.value, genai_errors.APIError)
-    assert fake_server.requests[-1].outcome == "truncated stream"
+    assert fake_server.wait_for_requests(2, finished=True)[-1].outcome == "truncated stream"
 
 
 async def test_a_connection_reset_surfaces_as_a_connection_error(oai, fake_server) -> None:
     fake_server.script(ReplySpec(reset=True))
     with pytest.raises(openai.APIConnectionError):
         await oai.chat.completions.create(model="gpt-fake", messages=user("q"))
-    assert fake_server.last_request.outcome == "connection reset"
+    assert fake_server.wait_for_requests(1, finished=True)[0].outcome == "connection reset"
 
 
 async def test_a_hang_outlasts_a_short_client_timeout_and_ends_when_the_client_leaves(oai, fake_server) -> None:
@@ -225,7 +225,7 @@ async def test_delayed_requests_are_served_concurrently(oai, fake_server) -> Non
     replies = await asyncio.gather(*(oai.chat.completions.create(model="gpt-fake", messages=user(f"q{i}"))
                                      for i in range(12)))
 
-    log = fake_server.requests
+    log = fake_server.wait_for_requests(12, finished=True)
     assert len({r.choices[0].message.content for r in replies}) == 12
     assert max(r.arrived for r in log) < min(r.finished for r in log)
 

@@ -48,7 +48,11 @@ class ReplySpec(BaseModel):
 
 @dataclass
 class RecordedRequest:
-    """What one request to the fake looked like, with monotonic arrival and finish times."""
+    """What one request to the fake looked like, with monotonic arrival and finish times.
+
+    `finished` and `outcome` are set just after the reply is sent, so a client can see its answer
+    before they are: use `wait_for_requests(n, finished=True)` before asserting on them.
+    """
 
     index: int
     kind: str

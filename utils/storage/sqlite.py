@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -175,6 +176,24 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
+def _enable_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch the file to WAL, retrying: the switch can report "locked" without waiting on busy_timeout."""
+    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline, pause = time.monotonic() + timeout_s, 0.005
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)  # a worker thread, never the event loop
+            pause = min(pause * 2, 0.1)
+    if mode != "wal":
+        logger.warning("thread database stays in %s journal mode; concurrent writers will wait longer", mode)
+
+
 def _prepare_file(path: Path) -> None:
     """Create the parent directories and an owner-only database file (WAL/SHM files inherit its mode)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -214,7 +233,7 @@ class SqliteThreadStore:
             conn = _connect(self.path, self._busy_timeout_ms)
             try:
                 if not self._ready:
-                    conn.execute("PRAGMA journal_mode = WAL")
+                    _enable_wal(conn, self._busy_timeout_ms / 1000)
                     migrate(conn)
                     self._ready = True
             except BaseException:
