@@ -194,6 +194,7 @@ REDACTED = [
     ("env password", "DB_PASSWORD=correcthorsebattery", "DB_PASSWORD=[REDACTED:secret]"),
     ("exported token", 'export API_TOKEN="q8w7e6r5t4y3"', 'export API_TOKEN="[REDACTED:secret]"'),
     ("quoted password in code", 'password = "hunter2hunter2"', 'password = "[REDACTED:secret]"'),
+    ("bytes literal", "SECRET_KEY = b'x9y8z7w6v5u4'", "SECRET_KEY = b'[REDACTED:secret]'"),
     ("json api key", '{"api_key": "0123abcd4567efgh"}', '{"api_key": "[REDACTED:secret]"}'),
     ("yaml client secret", "client_secret: 9f8e7d6c5b4a", "client_secret: [REDACTED:secret]"),
     ("ini password", "password=hunter2hunter2", "password=[REDACTED:secret]"),

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.fields import ModelFields, StrictModel
+from tools.fields import ModelFields, StrictModel, ThinkingMode, ThreadFields
 
 Confidence = Literal["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -36,3 +36,40 @@ class StepFields(ModelFields):
     use_assistant_model: bool = Field(True, description="false: no expert model call")
     images: list[str] = Field(default_factory=list)
     working_directory_absolute_path: str | None = None
+
+
+# Lean request bases for the step engine's tools. StepFields above stays as it is (consensus uses it);
+# these leave out what a step-enforced tool does not need (temperature, images, hypothesis) because every
+# field here is repeated in eleven tool schemas that a client keeps in its context.
+
+
+class StepProtocol(ThreadFields):
+    """The step protocol alone (planner): one call per step, the last with next_step_required=false."""
+
+    continuation_id: str | None = Field(None, description="From step 1's response; required after step 1")
+    step: str = Field(description="This step's work; on step 1, the task.")
+    step_number: int = Field(ge=1)
+    total_steps: int = Field(ge=1)
+    next_step_required: bool = Field(description="false on the final step")
+
+
+class InvestigationFields(StepProtocol):
+    """Step fields for tools that end with an expert model's review."""
+
+    model: str | None = Field(None, description="'auto' or a name from listmodels")
+    thinking_mode: ThinkingMode | None = None
+    findings: str
+    files_checked: list[str] = Field(default_factory=list)
+    relevant_files: list[str] = Field(default_factory=list, description="Absolute paths; embedded for the expert")
+    relevant_context: list[str] = Field(default_factory=list)
+    issues_found: list[IssueItem] = Field(default_factory=list)
+    confidence: Confidence = "exploring"
+    use_assistant_model: bool = Field(True, description="false: no expert model call")
+    working_directory_absolute_path: str | None = None
+
+
+class HypothesisField(StrictModel):
+    hypothesis: str | None = None
+
+
+SeverityFilter = Literal["critical", "high", "medium", "low", "all"]

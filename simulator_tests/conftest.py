@@ -1,0 +1,205 @@
+"""Fixtures for end-to-end scenarios: a fake provider process, and Quorum spawned over stdio.
+
+Every test gets its own QUORUM_HOME and project directory under tmp_path; the fake provider
+process is shared by the tests of one module and reset before each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.spawn import FakeProcess, fake_provider_process, quorum_env, stdio_params
+
+# A stuck server must fail the test, not hang the suite.
+CALL_TIMEOUT_S = 60.0
+
+TWO_MODELS = {
+    "models": [
+        {"model_name": "gpt-fake", "context_window": 128_000, "max_output_tokens": 8_000, "intelligence_score": 10},
+        {"model_name": "o-fake", "context_window": 200_000, "max_output_tokens": 16_000, "intelligence_score": 12,
+         "supports_thinking": True, "thinking_style": "effort"},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One tool result as a client sees it: the parsed envelope and the MCP error flag."""
+
+    envelope: dict[str, Any]
+    is_error: bool
+
+    @property
+    def content(self) -> str:
+        return str(self.envelope.get("content", ""))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.envelope.get("metadata") or {})
+
+    @property
+    def error_kind(self) -> str | None:
+        return self.metadata.get("error_kind")
+
+    @property
+    def continuation_id(self) -> str:
+        offer = self.envelope.get("continuation_offer") or {}
+        thread_id = offer.get("continuation_id")
+        assert thread_id, f"no continuation offered: {self.envelope}"
+        return str(thread_id)
+
+
+def parse_result(result: Any) -> Reply:
+    assert result.content, f"tool result has no content: {result}"
+    return Reply(envelope=json.loads(result.content[0].text), is_error=bool(result.is_error))
+
+
+class Session:
+    """A connected MCP client with helpers that return parsed envelopes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def call(self, tool: str, progress_callback: Any = None, **arguments: Any) -> Reply:
+        result = await self.client.call_tool(tool, arguments, progress_callback=progress_callback)
+        return parse_result(result)
+
+    async def ok(self, tool: str, **arguments: Any) -> Reply:
+        reply = await self.call(tool, **arguments)
+        assert not reply.is_error, reply.envelope
+        assert reply.envelope["status"] != "error", reply.envelope
+        return reply
+
+    async def fail(self, tool: str, kind: str, **arguments: Any) -> Reply:
+        reply = await self.call(tool, **arguments)
+        assert reply.is_error, reply.envelope
+        assert reply.envelope["status"] == "error", reply.envelope
+        assert reply.error_kind == kind, reply.envelope
+        return reply
+
+    async def export(self, thread_id: str) -> dict[str, Any]:
+        """The stored thread as JSON, read back through the threads tool."""
+        reply = await self.ok("threads", action="export", continuation_id=thread_id)
+        return dict(json.loads(reply.content))
+
+
+@dataclass
+class Lab:
+    """One test's world: the fake provider, an isolated home and project dir, and server launchers."""
+
+    fake: FakeProcess
+    home: Path
+    project: Path
+    base_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Quorum's environment: only the custom endpoint (the fake), plus `extra`."""
+        return quorum_env(self.home, self.fake.url, **{**self.base_env, **extra})
+
+    def two_models(self) -> dict[str, str]:
+        """Env entries that put gpt-fake and o-fake on the custom endpoint."""
+        path = self.home.parent / "custom_models.json"
+        path.write_text(json.dumps(TWO_MODELS))
+        return {"CUSTOM_MODELS_CONFIG_PATH": str(path), "CUSTOM_MODEL_NAME": ""}
+
+    @contextlib.asynccontextmanager
+    async def session(self, env: dict[str, str] | None = None) -> AsyncIterator[Session]:
+        """Spawn `python server.py` over stdio (cwd = the project dir) and connect a client."""
+        from mcp import Client
+
+        params = stdio_params(self.env() if env is None else env, cwd=self.project)
+        async with Client(params, read_timeout_seconds=CALL_TIMEOUT_S) as client:
+            yield Session(client)
+
+    def generations(self) -> list[dict[str, Any]]:
+        """Model calls the fake received (model listings and control calls excluded)."""
+        return [r for r in self.fake.control.requests() if r["kind"] == "openai.chat"]
+
+    async def wait_for_generations(
+        self, count: int, *, finished: bool = False, timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
+        """Poll the fake until `count` model calls arrived (or finished); fail after `timeout`."""
+        seen: list[dict[str, Any]] = []
+
+        def ready() -> bool:
+            nonlocal seen
+            seen = self.generations()
+            done = [r for r in seen if r["finished"] is not None] if finished else seen
+            return len(done) >= count
+
+        await wait_until(ready, timeout, f"the fake provider to see {count} model call(s)")
+        return seen
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Bounded polling: return once `condition()` holds, fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def user_text(request: dict[str, Any]) -> str:
+    """Everything the fake was sent as user content in one chat-completions request."""
+    parts = []
+    for message in request["body"]["messages"]:
+        if message["role"] == "user":
+            content = message["content"]
+            parts.append(content if isinstance(content, str) else json.dumps(content))
+    return "\n".join(parts)
+
+
+def server_pids(home: Path) -> list[int]:
+    """Live `server.py` processes whose QUORUM_HOME is `home` (read from /proc)."""
+    marker = f"QUORUM_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if b"server.py" in cmdline and marker in environ.split(b"\0") and "\nState:\tZ" not in status:
+            found.append(int(entry.name))
+    return found
+
+
+async def kill_server(home: Path) -> int:
+    """SIGKILL the one live server using `home`; return its pid once it is gone."""
+    pids = server_pids(home)
+    assert len(pids) == 1, f"expected one server for {home}, found {pids}"
+    os.kill(pids[0], signal.SIGKILL)
+    await wait_until(lambda: pids[0] not in server_pids(home), 10.0, f"server {pids[0]} to die")
+    return pids[0]
+
+
+@pytest.fixture(scope="module")
+def fake_process() -> Iterator[FakeProcess]:
+    with fake_provider_process() as fake:
+        yield fake
+
+
+@pytest.fixture
+def lab(fake_process: FakeProcess, tmp_path: Path) -> Lab:
+    """A reset fake provider, and an isolated QUORUM_HOME and project dir for this test."""
+    fake_process.control.reset()
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    return Lab(fake=fake_process, home=home, project=project)

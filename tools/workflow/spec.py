@@ -1,0 +1,95 @@
+"""What a workflow tool is: data the step engine reads, plus a few optional functions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from tools.base import Category
+
+if TYPE_CHECKING:
+    from tools.context import RequestContext
+
+Band = Literal["early", "middle", "late"]
+
+# Where a confidence level sits in an investigation; the band picks the required actions.
+DEFAULT_BANDS: Mapping[str, Band] = {
+    "exploring": "early",
+    "low": "early",
+    "medium": "middle",
+    "high": "middle",
+    "very_high": "late",
+    "almost_certain": "late",
+    "certain": "late",
+}
+
+Run = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Required actions for the agent before its next step: for step 1, then by confidence band."""
+
+    first: tuple[str, ...]
+    early: tuple[str, ...]
+    middle: tuple[str, ...]
+    late: tuple[str, ...]
+    # Told to the agent with the final result: what to do with it.
+    on_complete: str = "Review the result, verify each point against the code, and act on the highest severity first."
+
+    def for_band(self, band: Band) -> tuple[str, ...]:
+        return {"early": self.early, "middle": self.middle, "late": self.late}[band]
+
+
+@dataclass(frozen=True)
+class ExpertInput:
+    """What a spec adds to the expert request: text sections, more files to embed, notes for the caller."""
+
+    sections: tuple[tuple[str, str], ...] = ()
+    files: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+# (request, ctx, run) -> ExpertInput: e.g. precommit reads the git diff here.
+PrepareExpert = Callable[[Any, "RequestContext", Run], Awaitable[ExpertInput]]
+# (request, ctx, run) -> None, raising ToolError when the step cannot be accepted.
+Validate = Callable[[Any, "RequestContext", Run], Awaitable[None]]
+# (run, step record, request) -> run: a spec's own bookkeeping of steps (planner's revisions, branches).
+RecordStep = Callable[[Run, dict[str, Any], Any], Run]
+# (run) -> text: the result of a self-contained tool's final step (planner's outline).
+Render = Callable[[Run], str]
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """One step-enforced tool, described as data. The engine (tools/workflow/engine.py) runs it."""
+
+    name: str
+    description: str
+    request_model: type[BaseModel]
+    category: Category | None
+    activity: str  # pause status: pause_for_<activity>
+    guidance: Guidance
+    expert_brief: str = ""  # the expert's task, appended after the investigation summary
+    skip_expert_when: frozenset[str] = frozenset({"certain"})
+    bands: Mapping[str, Band] = field(default_factory=lambda: DEFAULT_BANDS)
+    self_contained: bool = False  # never calls a model (planner)
+    prepare_expert_input: PrepareExpert | None = None
+    validate: Validate | None = None
+    record_step: RecordStep | None = None
+    render_result: Render | None = None
+
+    @property
+    def pause_status(self) -> str:
+        return f"pause_for_{self.activity}"
+
+    @property
+    def complete_status(self) -> str:
+        return f"{self.name}_complete"
+
+    @property
+    def state_key(self) -> str:
+        return f"workflow:{self.name}"
