@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
@@ -38,7 +39,7 @@ class Row:
 
 
 def _turn(i: int) -> Turn:
-    role = "user" if i % 2 == 0 else "assistant"
+    role: Literal["user", "assistant"] = "user" if i % 2 == 0 else "assistant"
     return Turn(
         role=role,
         content=CONTENT,

@@ -93,7 +93,7 @@ def check_images(request: GenerateRequest, spec: ModelSpec, provider: str) -> No
 
 def fold_system_prompt(request: GenerateRequest, spec: ModelSpec) -> tuple[str, list[tuple[str, str]]]:
     """(system prompt to send separately, [(role, text)]): folded into the first user turn if unsupported."""
-    turns = [(m.role, m.content) for m in request.messages]
+    turns: list[tuple[str, str]] = [(m.role, m.content) for m in request.messages]
     if spec.supports_system_prompt or not request.system_prompt:
         return request.system_prompt, turns
     first_user = next((i for i, (role, _) in enumerate(turns) if role == "user"), None)

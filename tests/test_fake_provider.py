@@ -7,6 +7,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -35,7 +36,7 @@ async def gem(fake_server: FakeProviderServer) -> AsyncIterator[genai.Client]:
     await client.aio.aclose()
 
 
-def user(text: str) -> list[dict[str, str]]:
+def user(text: str) -> list[Any]:
     return [{"role": "user", "content": text}]
 
 
@@ -77,7 +78,7 @@ async def test_a_streamed_chat_completion_arrives_in_chunks_with_usage_at_the_en
 
     assert len([d for d in deltas if d]) > 1
     assert "".join(deltas) == "streaming works fine"
-    assert finish == "stop"
+    assert finish == "stop" and usage is not None
     assert (usage.prompt_tokens, usage.completion_tokens) == (11, 4)
     assert fake_server.last_request.stream
 
@@ -264,6 +265,7 @@ async def test_the_fake_runs_as_a_process_printing_its_url_and_obeying_the_contr
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.fakes.fake_provider", "--port", "0", "--delay", "0",
         cwd=REPO, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
     try:
         url = (await asyncio.wait_for(proc.stdout.readline(), timeout=20)).decode().strip()
         control = FakeProviderControl(url)

@@ -13,8 +13,10 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -29,8 +31,8 @@ TTL = timedelta(hours=1)
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _turn(content: str, role: str = "user", model: str = "", cost: float = 0.0) -> Turn:
-    return Turn(role=role, content=content, model=model, metadata={"cost_usd": cost} if cost else {})  # type: ignore[arg-type]
+def _turn(content: str, role: Literal["user", "assistant"] = "user", model: str = "", cost: float = 0.0) -> Turn:
+    return Turn(role=role, content=content, model=model, metadata={"cost_usd": cost} if cost else {})
 
 
 def _free_port() -> int:
@@ -252,7 +254,7 @@ async def test_sqlite_file_is_private_in_wal_mode_with_parent_dirs_created(tmp_p
     await store.close()
     if os.name == "posix":
         assert path.stat().st_mode & 0o777 == 0o600
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -339,8 +341,9 @@ async def test_sqlite_appends_from_several_processes_lose_nothing_and_keep_order
     for worker in range(4):
         mine = [int(t.content.split(":")[1]) for t in turns if t.content.startswith(f"{worker}:")]
         assert mine == list(range(25))
-    with sqlite3.connect(path) as conn:
-        seqs = [r[0] for r in conn.execute("SELECT seq FROM turns WHERE thread_id = ? ORDER BY seq", (thread.thread_id,))]
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT seq FROM turns WHERE thread_id = ? ORDER BY seq", (thread.thread_id,))
+        seqs = [seq for (seq,) in rows]
     assert seqs == list(range(100))
     await store.close()
 
@@ -361,7 +364,7 @@ async def test_sqlite_migrations_are_idempotent_and_record_their_version(tmp_pat
         await store.create(Thread())
         assert len(await store.list()) in (1, 2)
         await store.close()
-    with sqlite3.connect(path, isolation_level=None) as conn:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         assert schema_version(conn) == SCHEMA_VERSION
         assert migrate(conn) == 0
 
@@ -374,20 +377,20 @@ async def test_sqlite_processes_opening_a_new_file_at_once_all_migrate_and_write
     assert sorted(s.tool_name for s in summaries) == ["0", "1", "2", "3"]
     assert [s.turn_count for s in summaries] == [25] * 4
     await store.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert schema_version(conn) == SCHEMA_VERSION
 
 
 @pytest.mark.parametrize("version", range(SCHEMA_VERSION))
 async def test_sqlite_a_database_at_any_older_schema_upgrades_and_works(tmp_path: Path, version: int) -> None:
     path = tmp_path / "threads.sqlite3"
-    with sqlite3.connect(path, isolation_level=None) as conn:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         migrate(conn, target=version)
     store = SqliteThreadStore(path, TTL)
     thread = await store.create(Thread(turns=(_turn("q"),)))
     assert (await store.append(thread.thread_id, [_turn("a", "assistant")], max_turns=5)).turns[-1].content == "a"
     await store.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert schema_version(conn) == SCHEMA_VERSION
 
 
@@ -396,7 +399,7 @@ async def test_sqlite_threads_written_at_schema_1_keep_their_turns_and_gain_summ
     turns = [_turn("first  question"), _turn("answer", "assistant", "m1", 0.5), _turn("again"),
              _turn("more", "assistant", "m2", 0.25), _turn("x", "assistant", "m1", 0.125)]
     now = utc_text(utcnow())
-    with sqlite3.connect(path, isolation_level=None) as conn:
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         migrate(conn, target=1)
         conn.execute(
             "INSERT INTO threads (id, parent_id, tool_name, created_at, updated_at, initial_request, state)"

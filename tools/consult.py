@@ -6,7 +6,7 @@ import asyncio
 import base64
 import binascii
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,7 @@ async def consult(
     route: Route | None = None,
     include_history: bool = True,
     numbered: bool = True,
+    history_filter: Callable[[Turn], bool] | None = None,
 ) -> Answer:
     """Build the prompt for `route` (default: the request's model) and call it with retries and heartbeats."""
     chosen = route or ctx.route
@@ -148,6 +149,8 @@ async def consult(
         raise ToolError("internal_error", "No model was resolved for this call.")
     spec = chosen.spec
     turns = ctx.thread.turns if (ctx.thread and include_history) else ()
+    if history_filter is not None:
+        turns = tuple(t for t in turns if history_filter(t))
     new_paths = {f.path for f in files}
     history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
     history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}

@@ -41,8 +41,8 @@ class FileTooLargeError(ValueError):
     """A file is larger than the configured per-file limit."""
 
 
-class TooManyFilesError(ValueError):
-    """Expanding directories found more files than the limit allows."""
+class TooManyFilesError(PathRefusedError):
+    """Expanding directories found more files than the limit allows; the path is too broad."""
 
 
 @dataclass(frozen=True)

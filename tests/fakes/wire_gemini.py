@@ -68,9 +68,9 @@ def stream_chunks(model: str, o: Outcome, number: int, prompt_blocked: bool) -> 
     """The SSE payloads of streamGenerateContent; the last one carries finishReason and usage."""
     if prompt_blocked or o.blocked:
         return [generate_response(model, o, number, prompt_blocked)]
-    meta = {"modelVersion": model, "responseId": f"fake-{number}"}
+    meta: dict[str, Any] = {"modelVersion": model, "responseId": f"fake-{number}"}
     pieces = split_text(o.text)
-    chunks = [{"candidates": [_candidate(p, None)], **meta} for p in pieces[:-1]]
+    chunks: list[dict[str, Any]] = [{"candidates": [_candidate(p, None)], **meta} for p in pieces[:-1]]
     chunks.append({"candidates": [_candidate(pieces[-1], o.finish_reason or "STOP")], "usageMetadata": _usage(o),
                    **meta})
     return chunks

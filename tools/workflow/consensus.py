@@ -22,6 +22,7 @@ from tools.context import RequestContext, no_progress
 from tools.fields import StrictModel
 from tools.workflow.fields import StepFields
 from utils.conversation import FileRef, Turn
+from utils.envelope import ErrorKind
 from utils.files import FileContent
 from utils.progress import heartbeat
 from utils.settings import Settings
@@ -135,7 +136,7 @@ class Perspective:
     route: Route
     answer: Answer | None = None
     error: str | None = None
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     seconds: float = 0.0
     note: str | None = None
 
@@ -263,6 +264,7 @@ class ConsensusTool(Tool):
                     for entry, route, (imgs, note) in zip(request.models, routes, images)
                 ]
         perspectives = [t.result() for t in tasks]
+        fan_out = time.monotonic() - started
         if not any(p.answer for p in perspectives):
             raise self._all_failed(perspectives)
         synthesis = None
@@ -274,8 +276,8 @@ class ConsensusTool(Tool):
                     new_input=synthesis_input(request, perspectives),
                     files=files, deadline=deadline,
                 )
-        wall = time.monotonic() - started
-        return self._output(request, perspectives, synthesis, wall)
+        timing = {"wall_time_s": time.monotonic() - started, "perspectives_s": fan_out}
+        return self._output(request, perspectives, synthesis, timing)
 
     def _check_room(self, ctx: RequestContext, planned: int) -> None:
         limit = ctx.settings.max_conversation_turns
@@ -330,18 +332,23 @@ class ConsensusTool(Tool):
         return Perspective(entry, route, answer=answer, seconds=time.monotonic() - started, note=note)
 
     def _all_failed(self, perspectives: Sequence[Perspective]) -> ToolError:
-        kinds = {p.error_kind for p in perspectives}
-        kind = kinds.pop() if len(kinds) == 1 else "provider_error"
+        kinds = {p.error_kind or "provider_error" for p in perspectives}
+        # A shared non-provider cause (budget, prompt size) is reported as itself; mixed causes as provider errors.
+        kind: ErrorKind = kinds.pop() if len(kinds) == 1 else "provider_error"
         reasons = "; ".join(f"{p.label}: {p.error}" for p in perspectives)
         return ToolError(
-            kind or "provider_error",  # type: ignore[arg-type]
+            kind,
             f"None of the {len(perspectives)} models answered, so there is no consensus. {reasons}. "
             "Check the failing providers (listmodels shows what is configured), then retry, or choose other models.",
             failures=[{"model": p.model, "stance": p.entry.stance, "error": p.error} for p in perspectives],
         )
 
     def _output(
-        self, request: ConsensusRequest, perspectives: Sequence[Perspective], synthesis: Perspective | None, wall: float
+        self,
+        request: ConsensusRequest,
+        perspectives: Sequence[Perspective],
+        synthesis: Perspective | None,
+        timing: dict[str, float],
     ) -> ToolOutput:
         answered = [p for p in perspectives if p.answer]
         content = {
@@ -367,7 +374,7 @@ class ConsensusTool(Tool):
             "synthesis": _without_stance(synthesis.usage()) if synthesis else None,
             "tokens": totals,
             "cost_usd": round(sum(costs), 6),
-            "wall_time_s": round(wall, 3),
+            **{key: round(seconds, 3) for key, seconds in timing.items()},
             "slowest_model_s": round(max(p.seconds for p in perspectives), 3),
         }
         return ToolOutput(
@@ -394,9 +401,11 @@ class ConsensusTool(Tool):
                 tool_name=self.name,
             )
         ]
-        for p, kind in [*((p, "perspective") for p in answered), *([(synthesis, "synthesis")] if synthesis and synthesis.answer else [])]:
+        recorded = [(p, "perspective", f"Consensus perspective of {p.label}") for p in answered]
+        if synthesis is not None and synthesis.answer:
+            recorded.append((synthesis, "synthesis", f"Consensus synthesis by {synthesis.model}"))
+        for p, kind, heading in recorded:
             assert p.answer is not None
-            heading = f"Consensus perspective of {p.label}" if kind == "perspective" else f"Consensus synthesis by {p.model}"
             turns.append(
                 Turn(
                     role="assistant",

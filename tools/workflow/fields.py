@@ -39,37 +39,47 @@ class StepFields(ModelFields):
 
 
 # Lean request bases for the step engine's tools. StepFields above stays as it is (consensus uses it);
-# these leave out what a step-enforced tool does not need (temperature, images, hypothesis) because every
-# field here is repeated in eleven tool schemas that a client keeps in its context.
+# these leave out what most step-enforced tools do not need (temperature, images, thinking_mode and
+# hypothesis are opt-in mixins) and avoid defaults in the schema, because every field here is repeated in
+# eleven tool schemas that a client keeps in its context. None means "the default" in the engine.
 
 
 class StepProtocol(ThreadFields):
     """The step protocol alone (planner): one call per step, the last with next_step_required=false."""
 
-    continuation_id: str | None = Field(None, description="From step 1's response; required after step 1")
+    continuation_id: str | None = Field(None, description="Required after step 1")
     step: str = Field(description="This step's work; on step 1, the task.")
     step_number: int = Field(ge=1)
     total_steps: int = Field(ge=1)
     next_step_required: bool = Field(description="false on the final step")
 
 
+class Issue(StrictModel):
+    severity: Severity
+    description: str
+    location: str | None = None
+
+
 class InvestigationFields(StepProtocol):
     """Step fields for tools that end with an expert model's review."""
 
     model: str | None = Field(None, description="'auto' or a name from listmodels")
-    thinking_mode: ThinkingMode | None = None
     findings: str
     files_checked: list[str] = Field(default_factory=list)
     relevant_files: list[str] = Field(default_factory=list, description="Absolute paths; embedded for the expert")
     relevant_context: list[str] = Field(default_factory=list)
-    issues_found: list[IssueItem] = Field(default_factory=list)
-    confidence: Confidence = "exploring"
-    use_assistant_model: bool = Field(True, description="false: no expert model call")
+    issues_found: list[Issue] = Field(default_factory=list)
+    confidence: Confidence | None = None
+    use_assistant_model: bool | None = Field(None, description="false: no expert model call")
     working_directory_absolute_path: str | None = None
 
 
 class HypothesisField(StrictModel):
     hypothesis: str | None = None
+
+
+class ThinkingField(StrictModel):
+    thinking_mode: ThinkingMode | None = None
 
 
 SeverityFilter = Literal["critical", "high", "medium", "low", "all"]

@@ -55,10 +55,12 @@ class ExpertInput:
 
 # (request, ctx, run) -> ExpertInput: e.g. precommit reads the git diff here.
 PrepareExpert = Callable[[Any, "RequestContext", Run], Awaitable[ExpertInput]]
-# (request, ctx, run) -> None, raising ToolError when the step cannot be accepted.
-Validate = Callable[[Any, "RequestContext", Run], Awaitable[None]]
+# (request, ctx, run) -> extra required actions; raises ToolError when the step cannot be accepted.
+Check = Callable[[Any, "RequestContext", Run], Awaitable[tuple[str, ...]]]
 # (run, step record, request) -> run: a spec's own bookkeeping of steps (planner's revisions, branches).
 RecordStep = Callable[[Run, dict[str, Any], Any], Run]
+# (request) -> why the expert is skipped, or None: a spec's own opt-out (e.g. review_validation_type=internal).
+SkipRule = Callable[[Any], "str | None"]
 # (run) -> text: the result of a self-contained tool's final step (planner's outline).
 Render = Callable[[Run], str]
 
@@ -74,11 +76,12 @@ class WorkflowSpec:
     activity: str  # pause status: pause_for_<activity>
     guidance: Guidance
     expert_brief: str = ""  # the expert's task, appended after the investigation summary
-    skip_expert_when: frozenset[str] = frozenset({"certain"})
+    skip_expert_when: frozenset[str] = frozenset({"certain"})  # confidence levels that complete locally
+    skip_expert: SkipRule | None = None
     bands: Mapping[str, Band] = field(default_factory=lambda: DEFAULT_BANDS)
     self_contained: bool = False  # never calls a model (planner)
     prepare_expert_input: PrepareExpert | None = None
-    validate: Validate | None = None
+    check: Check | None = None
     record_step: RecordStep | None = None
     render_result: Render | None = None
 

@@ -1,0 +1,1 @@
+"""Quorum benchmark suite: run `python bench/run.py` (see bench/README.md)."""

@@ -1,0 +1,167 @@
+"""Rows about a growing conversation: what a thread costs at the provider, and one thread across tools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.calls import fit_to_schema, listed_tools
+from bench.common import NOT_REGISTERED, Bench, Line, RowResult, call, finished_requests, median
+
+RATIO_TARGET = 1.05
+PREFIX_TARGET = 90.0
+WORKFLOW_TOOLS = ("analyze", "codereview", "debug")
+
+
+def source_file(path: Path, size: int, seed: int) -> Path:
+    """A deterministic Python-looking file of exactly `size` bytes."""
+    lines, total, i = [], 0, 0
+    while total < size:
+        line = f"def handler_{seed}_{i}(request, retries={i % 7}):  # step {i} of module {seed}\n"
+        if i % 3 == 0:
+            line = f"    return compute(request.payload[{i}], limit={seed * 1000 + i})\n"
+        lines.append(line)
+        total += len(line)
+        i += 1
+    path.write_text("".join(lines)[:size], encoding="utf-8")
+    return path
+
+
+def prompt_chars(body: dict[str, Any]) -> int:
+    """Characters of text in a chat-completions request's messages (what the model reads)."""
+    total = 0
+    for message in body.get("messages", []):
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(part.get("text", "")) for part in content if isinstance(part, dict))
+    return total
+
+
+def wire_bytes(body: dict[str, Any]) -> bytes:
+    """The request's messages as JSON bytes, in the order the provider reads (and caches) them."""
+    return json.dumps(body.get("messages", []), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the byte-identical prefix of a and b (binary search over slice comparisons)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+async def continuation_cost(bench: Bench) -> RowResult:
+    sizes = bench.sizes
+    folder = bench.workdir / "continuation"
+    folder.mkdir(exist_ok=True)
+    shared = [source_file(folder / f"module_{i}.py", sizes.file_bytes, i) for i in range(5)]
+    client = await bench.session("quorum")
+    bench.provider(0.0)
+    thread_id: str | None = None
+    passed_bytes = 0
+    for turn in range(1, sizes.turns + 1):
+        new = source_file(folder / f"note_{turn}.py", sizes.small_file_bytes, 100 + turn)
+        files = [*shared, new]
+        arguments: dict[str, Any] = {
+            "prompt": f"Turn {turn}: what changed in {new.name}, and does it fit the five modules?",
+            "absolute_file_paths": [str(p) for p in files],
+        }
+        if thread_id:
+            arguments["continuation_id"] = thread_id
+        body, is_error = await call(client, "chat", arguments)
+        if is_error:
+            raise RuntimeError(f"turn {turn} failed: {str(body.get('content'))[:300]}")
+        thread_id = (body.get("continuation_offer") or {}).get("continuation_id") or thread_id
+        passed_bytes += sum(p.stat().st_size for p in files)
+    recorded = await finished_requests(bench, sizes.turns)
+    bodies = [r["body"] for r in recorded]
+    chars = [prompt_chars(b) for b in bodies]
+    wires = [wire_bytes(b) for b in bodies]
+    prefixes = [100 * common_prefix(prev, cur) / len(prev) for prev, cur in zip(wires, wires[1:])]
+    ratio = sum(chars) / passed_bytes
+    lines = [
+        Line(f"continuation, {sizes.turns} turns: prompt chars ÷ file bytes", ratio, 1.0, "×",
+             f"≤ {RATIO_TARGET}", passed=ratio <= RATIO_TARGET),
+        Line("  shared prefix with previous request, min (%)", min(prefixes), 100.0, "%",
+             f"≥ {PREFIX_TARGET:g} %", passed=min(prefixes) >= PREFIX_TARGET),
+        Line("  shared prefix with previous request, median (%)", median(prefixes), 100.0, "%",
+             f"≥ {PREFIX_TARGET:g} %", passed=median(prefixes) >= PREFIX_TARGET),
+    ]
+    details = {
+        "provider_requests": len(bodies),
+        "file_bytes_passed": passed_bytes,
+        "prompt_chars_sent": sum(chars),
+        "prompt_chars_per_request": chars,
+        "prefix_pct_per_request": [round(p, 2) for p in prefixes],
+    }
+    return RowResult("continuation", lines, details)
+
+
+def _workflow_arguments(tool: Any, round_no: int, file: Path, thread_id: str) -> dict[str, Any]:
+    wanted: dict[str, Any] = {
+        "step": f"Round {round_no}: examined the request path in {file.name} for {tool.name}.",
+        "step_number": 1,
+        "total_steps": 1,
+        "next_step_required": False,
+        "findings": "handler_* functions retry without backoff; compute() is called with unchecked limits.",
+        "relevant_files": [str(file)],
+        "files_checked": [str(file)],
+        "confidence": "high",
+        "hypothesis": "Unbounded retries amplify load when compute() fails.",
+        "continuation_id": thread_id,
+    }
+    arguments = fit_to_schema(tool, wanted)
+    missing = set((tool.input_schema or {}).get("required", [])) - set(arguments)
+    if missing:
+        raise RuntimeError(f"{tool.name} requires fields the bench does not send: {', '.join(sorted(missing))}")
+    return arguments
+
+
+async def cross_tool_thread(bench: Bench) -> RowResult:
+    tools = await listed_tools(bench)
+    missing = [name for name in WORKFLOW_TOOLS if name not in tools]
+    label = "cross-tool thread: failed calls"
+    if missing:
+        message = f"{NOT_REGISTERED}: {', '.join(missing)}"
+        return RowResult("cross_tool", [Line(label, None, None, "calls", "0 failures", note=message)],
+                         status="n/a", message=message)
+    file = source_file(bench.workdir / "service.py", 8 * 1024, 7)
+    client = await bench.session("quorum")
+    bench.provider(0.0)
+    thread_id = ""
+    calls_made: list[dict[str, Any]] = []
+    for round_no in range(1, bench.sizes.cross_rounds + 1):
+        for name in ("chat", *WORKFLOW_TOOLS):
+            if name == "chat":
+                arguments: dict[str, Any] = {"prompt": f"Round {round_no}: what does {file.name} do?",
+                                             "absolute_file_paths": [str(file)]}
+                if thread_id:
+                    arguments["continuation_id"] = thread_id
+            else:
+                arguments = _workflow_arguments(tools[name], round_no, file, thread_id)
+            body, is_error = await call(client, name, arguments)
+            offered = (body.get("continuation_offer") or {}).get("continuation_id")
+            same_thread = not thread_id or offered in (None, thread_id)
+            calls_made.append({"tool": name, "error": is_error, "status": body.get("status"),
+                               "same_thread": same_thread,
+                               "message": str(body.get("content", ""))[:200] if is_error else ""})
+            thread_id = thread_id or offered or ""
+    recorded = await finished_requests(bench, 0)
+    sizes = [len(json.dumps(r["body"]).encode()) for r in recorded]
+    failures = sum(1 for c in calls_made if c["error"] or not c["same_thread"])
+    lines = [
+        Line(f"{label} ({len(calls_made)} calls, one continuation_id)", failures, None, "calls", "0 failures",
+             passed=failures == 0, note=f"{len(recorded)} provider requests"),
+        Line("  bytes per provider request, median", median(sizes) if sizes else None, None, "bytes", "reported",
+             note=f"first {sizes[0]:,} B, last {sizes[-1]:,} B" if sizes else ""),
+    ]
+    details = {"calls": calls_made, "request_bytes": sizes,
+               "request_models": [r["body"].get("model") for r in recorded]}
+    return RowResult("cross_tool", lines, details)
