@@ -55,6 +55,8 @@ async def per_call_overhead(bench: Bench) -> RowResult:
         Line(f"per-call overhead p50, {n} calls (ms)", q50, b50, "ms", f"≤ {OVERHEAD_TARGET_MS:g} ms",
              passed=q50 <= OVERHEAD_TARGET_MS),
         Line(f"per-call overhead p95, {n} calls (ms)", q95, b95, "ms", "reported"),
+        Line("  Quorum's share: its p50 − the floor's p50 (ms)", q50 - b50, None, "ms", "reported",
+             note="what Quorum adds over a bare SDK server doing the same call"),
     ]
     details = {
         "runs": {k: [{"p50_ms": round(a, 2), "p95_ms": round(b, 2)} for a, b in v] for k, v in runs.items()},

@@ -182,6 +182,7 @@ class Bench:
         self.sizes = sizes
         self._stack = contextlib.AsyncExitStack()
         self._sessions: dict[str, Any] = {}
+        self._pids: dict[str, int] = {}
         self.fake: FakeProcess
         self.root: Path
 
@@ -207,11 +208,18 @@ class Bench:
         return clean_environ({"BARE_API_URL": self.fake.openai_url, "BARE_MODEL": BENCH_MODELS[0]})
 
     async def session(self, which: str) -> Any:
-        """The shared stdio session to 'quorum' or 'bare', spawned on first use."""
+        """The shared stdio session to 'quorum' or 'bare', spawned on first use (through the pid launcher)."""
         if which not in self._sessions:
-            params = stdio(SERVER, self.quorum_env()) if which == "quorum" else stdio(BARE_SERVER, self.bare_env())
+            script, env = (SERVER, self.quorum_env()) if which == "quorum" else (BARE_SERVER, self.bare_env())
+            pidfile = self.root / f"{which}.pid"
+            params = stdio(LAUNCHER, {**env, "QUORUM_BENCH_PIDFILE": str(pidfile)}, str(script))
             self._sessions[which] = await self._stack.enter_async_context(connect(params))
+            self._pids[which] = int(pidfile.read_text())
         return self._sessions[which]
+
+    def pid(self, which: str) -> int:
+        """The process id of a shared session's server (after `session(which)`)."""
+        return self._pids[which]
 
     def provider(self, delay: float = 0.0) -> None:
         """Forget recorded requests and set the fake's reply delay."""

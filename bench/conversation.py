@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,15 @@ def prompt_chars(body: dict[str, Any]) -> int:
 def wire_bytes(body: dict[str, Any]) -> bytes:
     """The request's messages as JSON bytes, in the order the provider reads (and caches) them."""
     return json.dumps(body.get("messages", []), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+FILE_BLOCK = re.compile(r"--- BEGIN FILE: (\S+) \([^)]*\) ---\n.*?\n--- END FILE: \1 ---", re.DOTALL)
+
+
+def file_blocks(body: dict[str, Any]) -> list[tuple[str, int]]:
+    """(path, characters) of every embedded file block in a request, markers and line numbers included."""
+    text = "".join(m.get("content", "") for m in body.get("messages", []) if isinstance(m.get("content"), str))
+    return [(m.group(1), len(m.group(0))) for m in FILE_BLOCK.finditer(text)]
 
 
 def common_prefix(a: bytes, b: bytes) -> int:
@@ -86,6 +96,10 @@ async def continuation_cost(bench: Bench) -> RowResult:
     wires = [wire_bytes(b) for b in bodies]
     prefixes = [100 * common_prefix(prev, cur) / len(prev) for prev, cur in zip(wires, wires[1:])]
     ratio = sum(chars) / passed_bytes
+    blocks = [file_blocks(b) for b in bodies]
+    size_of = {str(p): p.stat().st_size for p in folder.iterdir()}
+    embedded_raw = sum(size_of.get(path, 0) for bs in blocks for path, _ in bs)
+    block_chars = sum(n for bs in blocks for _, n in bs)
     lines = [
         Line(f"continuation, {sizes.turns} turns: prompt chars ÷ file bytes", ratio, 1.0, "×",
              f"≤ {RATIO_TARGET}", passed=ratio <= RATIO_TARGET),
@@ -99,6 +113,14 @@ async def continuation_cost(bench: Bench) -> RowResult:
         "file_bytes_passed": passed_bytes,
         "prompt_chars_sent": sum(chars),
         "prompt_chars_per_request": chars,
+        "breakdown_chars": {
+            "files_as_passed": passed_bytes,
+            "earlier_files_re_embedded_from_history": embedded_raw - passed_bytes,
+            "file_markers_and_line_numbers": block_chars - embedded_raw,
+            "system_prompt_history_and_input": sum(chars) - block_chars,
+        },
+        "file_blocks_per_request": [len(bs) for bs in blocks],
+        "paths_embedded_twice_in_one_request": sum(len(bs) - len({p for p, _ in bs}) for bs in blocks),
         "prefix_pct_per_request": [round(p, 2) for p in prefixes],
     }
     return RowResult("continuation", lines, details)
@@ -162,6 +184,11 @@ async def cross_tool_thread(bench: Bench) -> RowResult:
         Line("  bytes per provider request, median", median(sizes) if sizes else None, None, "bytes", "reported",
              note=f"first {sizes[0]:,} B, last {sizes[-1]:,} B" if sizes else ""),
     ]
+    by_tool: dict[str, list[int]] = {}
+    if len(sizes) == len(calls_made):  # one provider request per call: attribute each to its tool
+        for made, size in zip(calls_made, sizes):
+            by_tool.setdefault(made["tool"], []).append(size)
     details = {"calls": calls_made, "request_bytes": sizes,
+               "median_bytes_by_tool": {tool: median(v) for tool, v in by_tool.items()},
                "request_models": [r["body"].get("model") for r in recorded]}
     return RowResult("cross_tool", lines, details)

@@ -31,31 +31,42 @@ async def _create_threads(client: Any, count: int, parallel: int, start: int) ->
     return ids
 
 
-async def _measure(bench: Bench, script: Path, env: dict[str, str], marks: tuple[int, ...]) -> dict[str, Any]:
-    pidfile = bench.root / f"{script.stem}-{len(marks)}.pid"
-    env = {**env, "QUORUM_BENCH_PIDFILE": str(pidfile)}
+async def _grow(bench: Bench, client: Any, pid: int, marks: tuple[int, ...]) -> dict[str, Any]:
+    """RSS after one warm-up call, then after each mark of threads created."""
     out: dict[str, Any] = {"rss_mb": {}, "create_s": {}}
-    async with connect(stdio(LAUNCHER, env, str(script))) as client:
-        pid = int(pidfile.read_text())
-        await call(client, "chat", {"prompt": "warm-up"})
-        out["rss_mb"][0] = rss_kib(pid) / 1024
-        made, ids = 0, set()
-        for mark in marks:
-            started = time.perf_counter()
-            ids |= await _create_threads(client, mark - made, bench.sizes.memory_parallel, made)
-            out["create_s"][mark] = round(time.perf_counter() - started, 2)
-            made = mark
-            out["rss_mb"][mark] = rss_kib(pid) / 1024
-        out["threads_reported"] = len(ids)
+    await call(client, "chat", {"prompt": "warm-up"})
+    out["rss_mb"][0] = rss_kib(pid) / 1024
+    made, ids = 0, set()
+    for mark in marks:
+        started = time.perf_counter()
+        ids |= await _create_threads(client, mark - made, bench.sizes.memory_parallel, made)
+        out["create_s"][mark] = round(time.perf_counter() - started, 2)
+        made = mark
+        out["rss_mb"][mark] = rss_kib(pid) / 1024
+    out["threads_reported"] = len(ids)
     return out
+
+
+async def _fresh(bench: Bench, script: Path, env: dict[str, str], marks: tuple[int, ...]) -> dict[str, Any]:
+    """A newly spawned server, so nothing else the run did is in its memory."""
+    pidfile = bench.root / f"memory-{script.stem}.pid"
+    async with connect(stdio(LAUNCHER, {**env, "QUORUM_BENCH_PIDFILE": str(pidfile)}, str(script))) as client:
+        return await _grow(bench, client, int(pidfile.read_text()), marks)
+
+
+async def _measure(bench: Bench, which: str, marks: tuple[int, ...]) -> dict[str, Any]:
+    bench.provider(0.0)
+    if bench.sizes.quick:  # smoke mode: the shared sessions, to save two spawns
+        return await _grow(bench, await bench.session(which), bench.pid(which), marks)
+    if which == "quorum":
+        return await _fresh(bench, SERVER, bench.quorum_env(bench.root / "memory-home"), marks)
+    return await _fresh(bench, BARE_SERVER, bench.bare_env(), marks)
 
 
 async def memory(bench: Bench) -> RowResult:
     first, second = bench.sizes.memory_marks
-    bench.provider(0.0)
-    quorum = await _measure(bench, SERVER, bench.quorum_env(bench.root / "memory-home"), (first, second))
-    bench.provider(0.0)
-    bare = await _measure(bench, BARE_SERVER, bench.bare_env(), (first,))
+    quorum = await _measure(bench, "quorum", (first, second))
+    bare = await _measure(bench, "bare", (first,))
     q1, q2, b1 = quorum["rss_mb"][first], quorum["rss_mb"][second], bare["rss_mb"][first]
     growth = (q2 - q1) / q1
     threads_ok = quorum["threads_reported"] == second

@@ -1,6 +1,7 @@
 """Adapter for Google's Gemini API through `google-genai`'s async client (`client.aio`).
 
 The SDK is imported on first use only: importing it costs ~0.7 s of start-up.
+`Usage.output_tokens` is everything billed as output: candidates plus thoughts (`reasoning_tokens`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from providers.errors import (
     AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
-from providers.openai_compat import check_images, output_limit, retry_after_seconds
+from providers.openai_compat import (
+    apply_temperature, check_images, fold_system_prompt, output_limit, retry_after_seconds, shared_tls_context,
+)
 
 if TYPE_CHECKING:
     from google import genai
@@ -84,10 +87,17 @@ class GeminiProvider:
 
     def _get_client(self) -> genai.Client:
         if self._client is None:
+            import httpx2
             from google import genai
             from google.genai import types
 
-            options = types.HttpOptions(api_version=self._api_version, timeout=int(self._timeout * 1000))
+            options = types.HttpOptions(
+                api_version=self._api_version, timeout=int(self._timeout * 1000),
+                # Our own transport keeps google-genai on httpx2 even where aiohttp is installed, so
+                # failures arrive as the exceptions _translate knows.
+                async_client_args={"transport": httpx2.AsyncHTTPTransport(verify=shared_tls_context())},
+                client_args={"verify": shared_tls_context()},
+            )
             if self.base_url:
                 options.base_url = self.base_url
             self._client = genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
@@ -105,13 +115,15 @@ class GeminiProvider:
         notes: list[str] = []
         contents, config = self._build(request, spec, notes)
         logger.debug("%s: calling %s", self.name, spec.model_name)
+        import httpx2
+        from google.genai import errors
+
         try:
             async with asyncio.timeout(self._timeout):
                 response = await client.aio.models.generate_content(
                     model=spec.model_name, contents=contents, config=config)
-        except ProviderError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the adapter edge: every SDK failure becomes a project error
+        # ValueError covers undecodable JSON and pydantic validation of a malformed reply.
+        except (errors.APIError, httpx2.HTTPError, TimeoutError, ValueError) as exc:
             raise self._translate(exc, spec.model_name) from exc
         return self._parse(response, spec, tuple(notes))
 
@@ -121,15 +133,7 @@ class GeminiProvider:
                notes: list[str]) -> tuple[list[types.Content], types.GenerateContentConfig]:
         from google.genai import types
 
-        system = request.system_prompt
-        turns = [(m.role, m.content) for m in request.messages]
-        if system and not spec.supports_system_prompt:
-            first = next((i for i, (role, _) in enumerate(turns) if role == "user"), None)
-            if first is None:
-                turns.insert(0, ("user", system))
-            else:
-                turns[first] = ("user", f"{system}\n\n{turns[first][1]}")
-            system = ""
+        system, turns = fold_system_prompt(request, spec)
         contents = [types.Content(role="model" if role == "assistant" else "user", parts=[types.Part(text=text)])
                     for role, text in turns]
         if request.images:
@@ -141,11 +145,9 @@ class GeminiProvider:
             parts += [types.Part.from_bytes(data=img.data, mime_type=img.mime_type) for img in request.images]
             contents[last_user].parts = parts
 
-        temperature, note = spec.temperature.apply(request.temperature)
-        notes.extend([note] if note else [])
         config = types.GenerateContentConfig(
             system_instruction=system or None,
-            temperature=temperature,
+            temperature=apply_temperature(request, spec, notes),
             max_output_tokens=output_limit(request, spec, notes),
             thinking_config=self._thinking(request, spec, notes),
         )

@@ -1,7 +1,7 @@
 """Fixtures for end-to-end scenarios: a fake provider process, and Quorum spawned over stdio.
 
-Every test gets its own QUORUM_HOME and project directory under tmp_path; the fake provider
-process is shared by the tests of one module and reset before each of them.
+Every test gets its own QUORUM_HOME and project directory under tmp_path; one fake provider
+process serves the whole run and is reset before each test.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +101,10 @@ class Lab:
     fake: FakeProcess
     home: Path
     project: Path
-    base_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, **extra: str) -> dict[str, str]:
         """Quorum's environment: only the custom endpoint (the fake), plus `extra`."""
-        return quorum_env(self.home, self.fake.url, **{**self.base_env, **extra})
+        return quorum_env(self.home, self.fake.url, **extra)
 
     def two_models(self) -> dict[str, str]:
         """Env entries that put gpt-fake and o-fake on the custom endpoint."""
@@ -162,19 +161,21 @@ def user_text(request: dict[str, Any]) -> str:
 
 
 def server_pids(home: Path) -> list[int]:
-    """Live `server.py` processes whose QUORUM_HOME is `home` (read from /proc)."""
+    """Live Python processes running `server.py` with QUORUM_HOME=`home` (read from /proc)."""
     marker = f"QUORUM_HOME={home}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
             status = (entry / "status").read_text()
         except OSError:
             continue
-        if b"server.py" in cmdline and marker in environ.split(b"\0") and "\nState:\tZ" not in status:
+        # A client (e.g. the Inspector's node process) may carry the same argument and environment.
+        is_server = os.path.basename(argv[0]).startswith(b"python") and argv[1:2] != [] and argv[1].endswith(b"server.py")
+        if is_server and marker in environ and "\nState:\tZ" not in status:
             found.append(int(entry.name))
     return found
 
@@ -188,18 +189,23 @@ async def kill_server(home: Path) -> int:
     return pids[0]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fake_process() -> Iterator[FakeProcess]:
+    """One fake provider process for the whole run (tests run one at a time and reset it)."""
     with fake_provider_process() as fake:
         yield fake
 
 
 @pytest.fixture
-def lab(fake_process: FakeProcess, tmp_path: Path) -> Lab:
+def lab(fake_process: FakeProcess, tmp_path: Path) -> Iterator[Lab]:
     """A reset fake provider, and an isolated QUORUM_HOME and project dir for this test."""
     fake_process.control.reset()
     home = tmp_path / "home"
     project = tmp_path / "project"
     home.mkdir()
     project.mkdir()
-    return Lab(fake=fake_process, home=home, project=project)
+    yield Lab(fake=fake_process, home=home, project=project)
+    # A server this test spawned must not outlive it (the MCP client normally reaps it on exit).
+    for pid in server_pids(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

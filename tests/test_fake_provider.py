@@ -180,10 +180,13 @@ async def test_content_filter_and_safety_blocks_use_each_wire_formats_signal(oai
     assert prompt.prompt_feedback.block_reason == types.BlockedReason.SAFETY and not prompt.candidates
 
 
-async def test_malformed_json_breaks_sdk_parsing(oai, fake_server) -> None:
-    fake_server.script(ReplySpec(malformed=True))
+async def test_malformed_json_breaks_sdk_parsing_whole_or_streamed(oai, fake_server) -> None:
+    fake_server.script(ReplySpec(malformed=True), ReplySpec(malformed=True))
     with pytest.raises(ValueError):
         await oai.chat.completions.create(model="gpt-fake", messages=user("q"))
+    with pytest.raises(ValueError):
+        async for _ in await oai.chat.completions.create(model="gpt-fake", messages=user("q"), stream=True):
+            pass
 
 
 async def test_a_truncated_stream_fails_part_way_through(oai, gem, fake_server) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -218,6 +219,19 @@ async def test_a_hang_past_the_timeout_becomes_a_timeout_error(fake_server) -> N
             await quick.generate(request(), spec())
     finally:
         await quick.aclose()
+
+
+async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = GeminiProvider(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout=5)
+    try:
+        with pytest.raises(RetryableError, match="lost the connection") as caught:
+            await unreachable.generate(request(), spec())
+    finally:
+        await unreachable.aclose()
+    assert type(caught.value) is RetryableError
 
 
 async def test_concurrent_calls_overlap_at_the_server(provider, fake_server) -> None:

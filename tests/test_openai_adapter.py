@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -180,6 +181,16 @@ async def test_azure_calls_go_to_the_deployment_with_api_version_and_api_key(fak
     assert rec.query == {"api-version": "2024-10-21"} and rec.headers["api-key"] == "az-key"
 
 
+async def test_azure_falls_back_to_the_deployment_named_in_the_catalogue_entry(fake_server) -> None:
+    azure = OpenAICompatibleProvider("azure", base_url=fake_server.url, api_key="az-key",
+                                     azure=AzureSettings("2024-10-21"))
+    try:
+        await azure.generate(request(), spec(deployment="catalogue-deployment"))
+    finally:
+        await azure.aclose()
+    assert fake_server.last_request.path == "/openai/deployments/catalogue-deployment/chat/completions"
+
+
 async def test_vendor_headers_are_sent_and_a_keyless_local_server_gets_a_placeholder(fake_server) -> None:
     local = OpenAICompatibleProvider("openrouter", base_url=f"{fake_server.url}/api/v1", api_key="",
                                      default_headers={"HTTP-Referer": "https://quorum.dev", "X-Title": "Quorum"})
@@ -272,6 +283,19 @@ async def test_the_responses_api_reports_blocks_and_empty_answers_too(provider, 
     with pytest.raises((ContentBlockedError, EmptyResponseError)) as caught:
         await provider.generate(request(), spec(use_responses_api=True))
     assert type(caught.value) is (ContentBlockedError if reply.blocked else EmptyResponseError)
+
+
+async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = OpenAICompatibleProvider("openai", base_url=f"http://127.0.0.1:{port}/v1", timeout=5)
+    try:
+        with pytest.raises(RetryableError, match="lost the connection") as caught:
+            await unreachable.generate(request(), spec())
+    finally:
+        await unreachable.aclose()
+    assert type(caught.value) is RetryableError
 
 
 async def test_concurrent_calls_overlap_at_the_server(provider, fake_server) -> None:

@@ -93,6 +93,13 @@ def test_files_are_presented_in_order_of_first_appearance_for_a_stable_prefix():
     assert plan.text.index("AAA") < plan.text.index("BBB") < plan.text.index("CCC")
 
 
+def test_files_first_mentioned_together_keep_their_order_when_some_are_passed_again():
+    a, b, c, d = (fc(f"/p/{n}.py", n.upper() * 3) for n in "abcd")
+    turns = [turn("user", "1", a, b, c), turn("assistant", "x")]
+    plan = build(turns, new_files=[a, b, d], history_files={"/p/a.py": a, "/p/b.py": b, "/p/c.py": c})
+    assert [e.path for e in plan.files] == ["/p/a.py", "/p/b.py", "/p/c.py", "/p/d.py"]
+
+
 def test_newest_files_win_the_budget_and_dropped_files_are_reported():
     old = fc("/p/old.py", "old " * 300)
     new = fc("/p/new.py", "new " * 300)

@@ -131,10 +131,13 @@ class Dispatcher:
         if field is None:
             return request
         text: str = getattr(request, field) or ""
-        paths: list[str] = list(getattr(request, "absolute_file_paths", []) or [])
+        list_field = next(
+            (name for name in ("absolute_file_paths", "relevant_files") if name in type(request).model_fields), None
+        )
+        paths: list[str] = list(getattr(request, list_field, []) or []) if list_field else []
         prompt_files = [p for p in paths if Path(p).name == PROMPT_FILE_NAME]
         limit = self.services.settings.max_prompt_chars
-        if prompt_files:
+        if prompt_files and list_field:
             try:
                 checked = policy.check(prompt_files[0])
             except (PathRefusedError, FileMissingError) as exc:
@@ -142,13 +145,14 @@ class Dispatcher:
             loaded = checked.read_text(encoding="utf-8", errors="replace")
             text = f"{loaded}\n\n{text}".strip() if text else loaded
             remaining = [p for p in paths if Path(p).name != PROMPT_FILE_NAME]
-            return request.model_copy(update={field: text, "absolute_file_paths": remaining})
+            return request.model_copy(update={field: text, list_field: remaining})
         if len(text) > limit:
+            where = list_field or "absolute_file_paths"
             raise ToolError(
                 "prompt_too_large",
                 f"The '{field}' is {len(text):,} characters, over the {limit:,}-character limit for tool arguments "
                 f"(QUORUM_MAX_PROMPT_CHARS). Save the full text to a file named {PROMPT_FILE_NAME}, pass its absolute "
-                f"path in absolute_file_paths, and put a one-line summary in '{field}'.",
+                f"path in {where}, and put a one-line summary in '{field}'.",
                 size=len(text),
                 limit=limit,
             )

@@ -87,8 +87,15 @@ def _select_files(
     count: Counter,
     numbered: bool,
 ) -> tuple[list[tuple[tuple[int, int], str, EmbeddedFile]], list[Dropped], int]:
-    first, last, last_sha = file_references(turns)
+    _, last, last_sha = file_references(turns)
     base = len(turns)
+    # Presentation key: (turn of first mention, position in that turn). Files first mentioned together
+    # keep their order whether or not the new call passes them again, so the file block only grows
+    # at its end and consecutive requests share a byte-identical prefix.
+    slot: dict[str, tuple[int, int]] = {}
+    for index, turn in enumerate(turns):
+        for pos, ref in enumerate(turn.files):
+            slot.setdefault(ref.path, (index, pos))
     # Priority: files of the new call first, then history files by most recent reference.
     order: list[tuple[str, FileContent | None, bool, tuple[int, int]]] = []
     seen: set[str] = set()
@@ -96,12 +103,12 @@ def _select_files(
         if fc.path in seen:
             continue
         seen.add(fc.path)
-        order.append((fc.path, fc, False, (first.get(fc.path, base), pos)))
+        order.append((fc.path, fc, False, slot.get(fc.path, (base, pos))))
     for path in sorted(last, key=lambda p: last[p], reverse=True):
         if path in seen:
             continue
         seen.add(path)
-        order.append((path, history_files.get(path), True, (first[path], 0)))
+        order.append((path, history_files.get(path), True, slot[path]))
 
     chosen: list[tuple[tuple[int, int], str, EmbeddedFile]] = []
     dropped: list[Dropped] = []

@@ -162,31 +162,37 @@ class FakeApp:
             await self._error(spec, gemini, scope, receive, send)
             return f"status {spec.status}"
         if spec.malformed:
+            if rec.stream:
+                await self._stream(['{"broken": '], False, send, receive)
+                return "malformed"
             broken = Response(b'{"id": "broken", "choices": [{"message": ', media_type="application/json")
             await broken(scope, receive, send)
             return "malformed"
         if spec.prompt_blocked and not gemini:
             await JSONResponse(wire_openai.prompt_blocked_body(), status_code=400)(scope, receive, send)
             return "prompt blocked"
+        return await self._answer(rec, spec, number, scope, receive, send)
 
+    async def _answer(self, rec: RecordedRequest, spec: ReplySpec, number: int, scope: Scope, receive: Receive,
+                      send: Send) -> str:
+        """A successful reply (possibly empty, blocked or cut short) in the request's wire format."""
+        model, gemini = rec.model or "unknown", rec.kind.startswith("gemini.")
         last_user, chars = wire_gemini.request_text(rec.body) if gemini else wire_openai.request_text(rec.body, rec.kind)
-        outcome = resolve(spec, model=rec.model or "unknown", number=number, last_user=last_user, input_chars=chars)
+        outcome = resolve(spec, model=model, number=number, last_user=last_user, input_chars=chars)
+        if rec.stream and gemini:
+            chunks = wire_gemini.stream_chunks(model, outcome, number, spec.prompt_blocked)
+            return await self._stream([json.dumps(c) for c in chunks], spec.truncate, send, receive)
         if rec.stream:
-            if gemini:
-                events = [json.dumps(c) for c in wire_gemini.stream_chunks(rec.model or "", outcome, number,
-                                                                            spec.prompt_blocked)]
-            else:
-                options = rec.body.get("stream_options") or {} if isinstance(rec.body, dict) else {}
-                chunks = wire_openai.chat_chunks(rec.model or "", outcome, number, bool(options.get("include_usage")))
-                events = [json.dumps(c) for c in chunks] + ["[DONE]"]
-            return await self._stream(events, spec.truncate, send, receive)
+            options = rec.body.get("stream_options") or {} if isinstance(rec.body, dict) else {}
+            chunks = wire_openai.chat_chunks(model, outcome, number, bool(options.get("include_usage")))
+            return await self._stream([json.dumps(c) for c in chunks] + ["[DONE]"], spec.truncate, send, receive)
 
         if gemini:
-            payload = wire_gemini.generate_response(rec.model or "", outcome, number, spec.prompt_blocked)
+            payload = wire_gemini.generate_response(model, outcome, number, spec.prompt_blocked)
         elif rec.kind == "openai.responses":
-            payload = wire_openai.response_object(rec.model or "", outcome, number)
+            payload = wire_openai.response_object(model, outcome, number)
         else:
-            payload = wire_openai.chat_completion(rec.model or "", outcome, number)
+            payload = wire_openai.chat_completion(model, outcome, number)
         data = json.dumps(payload).encode()
         if spec.truncate:
             await self._start(send, 200, "application/json", {"content-length": str(len(data))})

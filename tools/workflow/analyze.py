@@ -40,7 +40,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="analyze",
-    description="Analyse code step by step (architecture, performance, security, quality); an expert model reviews the findings.",
+    description="Step-by-step code analysis (architecture, performance, quality); an expert model reviews it.",
     request_model=AnalyzeRequest,
     category="balanced",
     activity="analysis",

@@ -52,7 +52,7 @@ def _internal(request: Any) -> str | None:
 
 SPEC = WorkflowSpec(
     name="codereview",
-    description="Review code step by step (full, security, performance or quick); an expert model validates and ranks the issues.",
+    description="Step-by-step code review; an expert model validates and ranks the issues.",
     request_model=CodeReviewRequest,
     category="balanced",
     activity="code_review",

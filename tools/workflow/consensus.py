@@ -236,7 +236,8 @@ class ConsensusTool(Tool):
         "with synthesis_model. One call; a failed model is reported, not fatal."
     )
     request_model = ConsensusRequest
-    category = "balanced"
+    # Each entry of `models` is resolved by the tool itself; nothing is resolved up front.
+    category = None
     prompt_field = "step"
     conversational = True
 

@@ -40,7 +40,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="debug",
-    description="Root-cause a bug step by step, testing hypotheses; an expert model validates the cause and fix.",
+    description="Step-by-step root-cause debugging with hypotheses; an expert model validates the cause.",
     request_model=DebugRequest,
     category="reasoning",
     activity="investigation",

@@ -12,8 +12,8 @@ from tools.workflow.spec import Guidance, Run, WorkflowSpec
 
 
 class DocGenRequest(InvestigationFields):
-    document_complexity: bool | None = Field(None, description="Note Big-O")
-    document_flow: bool | None = Field(None, description="Note call flow")
+    document_complexity: bool | None = None
+    document_flow: bool | None = None
     update_existing: bool | None = None
     comments_on_complex_logic: bool | None = None
     num_files_documented: int | None = Field(None, ge=0)
@@ -66,7 +66,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="docgen",
-    description="Document code file by file, counting progress; an expert model checks the documentation against the code.",
+    description="Document code file by file, counting progress; an expert model checks the docs.",
     request_model=DocGenRequest,
     category="balanced",
     activity="documentation",

@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 from tools.base import Tool, ToolError, ToolOutput
 from tools.consult import consult, exchange_turns, load_files
 from tools.context import RequestContext
-from utils.conversation import FileRef, Turn
-from utils.files import FileContent
-from utils.security import FileMissingError, PathRefusedError
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
 from tools.workflow.spec import ExpertInput, Run, WorkflowSpec
 from tools.workflow.state import add_step, aggregate, new_run, progress, render_step, step_record, tool_params
+from utils.conversation import FileRef, Turn
+from utils.files import FileContent
+from utils.security import FileMissingError, PathRefusedError
 
 # Beyond this the answer goes in `content` (which the envelope spills to a file) rather than a side field.
 _LONG_ANSWER_CHARS = 20_000
@@ -33,6 +33,8 @@ class WorkflowTool(Tool):
 
     spec: ClassVar[WorkflowSpec]
     conversational = True
+    # A step too large for the transport arrives as prompt.txt in relevant_files (the dispatcher merges it).
+    prompt_field = "step"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -114,18 +116,23 @@ def _pause(
         "total_steps": request.total_steps,
         "next_step_required": True,
         "required_actions": required_actions(spec, request, run, extra_actions),
-        "progress": progress(run),
+        "progress": progress(run) if not spec.self_contained else {"steps_taken": len(run["steps"])},
     }
     if spec.render_result:
         extra["plan_so_far"] = spec.render_result(run)
     return ToolOutput(
         content=next_steps(spec, request),
         status=spec.pause_status,
-        metadata={"model_used": None, "provider_used": None, "notes": notes},
+        metadata=_no_model(notes),
         turns=(_step_turn(spec, request, record, meta),),
         state={spec.state_key: run},
         extra=extra,
     )
+
+
+def _no_model(notes: list[str]) -> dict[str, Any]:
+    """Metadata of a step that called no model (the dispatcher would otherwise report the resolved one)."""
+    return {"model_used": None, "provider_used": None, **({"notes": notes} if notes else {})}
 
 
 def _skip_reason(spec: WorkflowSpec, request: Any) -> str | None:
@@ -163,7 +170,7 @@ async def _finish(
             content=content,
             status=spec.complete_status,
             content_type="markdown",
-            metadata={"model_used": None, "provider_used": None, "notes": notes},
+            metadata=_no_model(notes),
             turns=(_step_turn(spec, request, record, meta),),
             state={spec.state_key: run},
             extra={**base, "expert_analysis": None, "expert_skipped": reason, "investigation": _summary(run)},

@@ -63,7 +63,7 @@ class Issue(StrictModel):
 class InvestigationFields(StepProtocol):
     """Step fields for tools that end with an expert model's review."""
 
-    model: str | None = Field(None, description="'auto' or a name from listmodels")
+    model: str | None = None  # 'auto' or omitted: Quorum picks (chat's schema explains; listmodels lists)
     findings: str
     files_checked: list[str] = Field(default_factory=list)
     relevant_files: list[str] = Field(default_factory=list, description="Absolute paths; embedded for the expert")

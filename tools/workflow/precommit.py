@@ -20,8 +20,8 @@ _LISTED_FILES = 30
 
 
 class PrecommitRequest(InvestigationFields):
-    path: str | None = Field(None, description="Repository directory; default: working directory")
-    compare_to: str | None = Field(None, description="Git ref to diff against, instead of staged/unstaged")
+    path: str | None = Field(None, description="Git repository directory")
+    compare_to: str | None = Field(None, description="Git ref to diff against")
     include_staged: bool | None = None
     include_unstaged: bool | None = None
     precommit_type: Literal["external", "internal"] | None = Field(None, description="internal: no expert")
@@ -124,7 +124,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="precommit",
-    description="Validate pending git changes before committing; reads the diff itself, an expert model reviews it.",
+    description="Validate pending git changes before a commit (reads the diff); an expert model reviews them.",
     request_model=PrecommitRequest,
     category="balanced",
     activity="precommit_analysis",

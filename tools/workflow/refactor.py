@@ -16,7 +16,7 @@ class RefactorRequest(InvestigationFields):
     confidence: Literal["exploring", "incomplete", "partial", "complete"] | None = None  # type: ignore[assignment]
     refactor_type: Literal["codesmells", "decompose", "modernize", "organization"] | None = None
     focus_areas: list[str] = Field(default_factory=list)
-    style_guide_examples: list[str] = Field(default_factory=list, description="Absolute paths of code to imitate")
+    style_guide_examples: list[str] = Field(default_factory=list, description="Absolute paths to imitate")
 
 
 async def prepare(request: RefactorRequest, ctx: RequestContext, run: Run) -> ExpertInput:
@@ -50,7 +50,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="refactor",
-    description="Find refactoring opportunities step by step (smells, decomposition, modernising, organisation); an expert ranks them.",
+    description="Step-by-step refactoring analysis; an expert model ranks the opportunities.",
     request_model=RefactorRequest,
     category="balanced",
     activity="refactoring_analysis",

@@ -12,7 +12,7 @@ from tools.workflow.spec import Guidance, WorkflowSpec
 
 
 class SecAuditRequest(InvestigationFields):
-    security_scope: str | None = Field(None, description="What is audited: app type, stack, exposure")
+    security_scope: str | None = None
     threat_level: Literal["low", "medium", "high", "critical"] | None = None
     compliance_requirements: list[str] = Field(default_factory=list)
     audit_focus: Literal["owasp", "compliance", "infrastructure", "dependencies", "comprehensive"] | None = None
@@ -45,7 +45,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="secaudit",
-    description="Security audit in steps (OWASP, compliance, infrastructure, dependencies); an expert model validates the findings.",
+    description="Step-by-step security audit (OWASP, compliance, infra, deps); an expert model validates it.",
     request_model=SecAuditRequest,
     category="reasoning",
     activity="security_audit",

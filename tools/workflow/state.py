@@ -24,18 +24,18 @@ def new_run(tool: str) -> Run:
 
 
 def step_record(request: BaseModel) -> dict[str, Any]:
-    """The part of a request that describes this step, as stored on the thread."""
-    get = lambda name, default=None: getattr(request, name, default)  # noqa: E731 - planner lacks most fields
-    issues = [i.model_dump(exclude_none=True) if isinstance(i, BaseModel) else dict(i) for i in get("issues_found", [])]
+    """The part of a request that describes this step, as stored on the thread (planner lacks most fields)."""
+    fields: dict[str, Any] = dict(request)
+    issues = [i.model_dump(exclude_none=True) if isinstance(i, BaseModel) else dict(i) for i in fields.get("issues_found") or []]
     record: dict[str, Any] = {
-        "n": get("step_number"),
-        "step": get("step"),
-        "findings": get("findings") or "",
-        "confidence": get("confidence"),
-        "hypothesis": get("hypothesis"),
-        "files_checked": list(get("files_checked", [])),
-        "relevant_files": list(get("relevant_files", [])),
-        "relevant_context": list(get("relevant_context", [])),
+        "n": fields["step_number"],
+        "step": fields["step"],
+        "findings": fields.get("findings") or "",
+        "confidence": fields.get("confidence"),
+        "hypothesis": fields.get("hypothesis"),
+        "files_checked": list(fields.get("files_checked") or []),
+        "relevant_files": list(fields.get("relevant_files") or []),
+        "relevant_context": list(fields.get("relevant_context") or []),
         "issues": issues,
     }
     return {k: v for k, v in record.items() if k in ("n", "step") or v not in (None, [], "")}

@@ -36,7 +36,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="testgen",
-    description="Plan tests for given code step by step; an expert model writes them, edge cases included.",
+    description="Plan tests step by step; an expert model writes them, edge cases included.",
     request_model=TestGenRequest,
     category="balanced",
     activity="test_analysis",

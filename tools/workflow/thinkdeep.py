@@ -10,7 +10,7 @@ from tools.workflow.spec import Guidance, WorkflowSpec
 
 
 class ThinkDeepRequest(HypothesisField, ThinkingField, InvestigationFields):
-    problem_context: str | None = Field(None, description="Background, constraints, what was tried")
+    problem_context: str | None = None
     focus_areas: list[str] = Field(default_factory=list)
 
 
@@ -43,7 +43,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="thinkdeep",
-    description="Reason step by step through a hard problem (design, trade-off, puzzling behaviour); a strong model checks the conclusion.",
+    description="Step-by-step deep reasoning on a hard problem; an expert model checks the conclusion.",
     request_model=ThinkDeepRequest,
     category="reasoning",
     activity="deep_thinking",

@@ -40,7 +40,7 @@ GUIDANCE = Guidance(
 
 SPEC = WorkflowSpec(
     name="tracer",
-    description="Trace a function's execution flow or a module's dependencies step by step; an expert model checks the trace.",
+    description="Trace execution flow or dependencies step by step; an expert model checks the trace.",
     request_model=TracerRequest,
     category="balanced",
     activity="tracing",
