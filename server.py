@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,14 @@ INSTRUCTIONS = (
     "Quorum lets you consult other AI models (Gemini, OpenAI, Grok, OpenRouter, local models) and keeps one "
     "memory across calls: every answer returns a continuation_id; pass it to any Quorum tool, with any model, "
     "to continue the same conversation (it survives restarts). Use chat for second opinions, listmodels to see "
-    "which models are available, threads to find a lost continuation_id. Pass files as absolute paths."
+    "which models are available, threads to find a lost continuation_id. Pass files as absolute paths.\n\n"
+    "Workflow tools (thinkdeep, debug, analyze, codereview, precommit, secaudit, testgen, refactor, docgen, "
+    "tracer, planner) are step-enforced: call step_number=1 with the task in `step`; each reply pauses with "
+    "required_actions - do them, then call the next step with your findings, files_checked, relevant_files, "
+    "issues_found and confidence, passing the continuation_id from step 1. total_steps may grow. Set "
+    "next_step_required=false on the last step: Quorum then embeds relevant_files and asks an expert model to "
+    "validate (skipped when confidence is 'certain' or use_assistant_model=false). consensus asks several "
+    "models at once: `step` is the proposal, `models` a list of {model, stance}."
 )
 
 
@@ -142,6 +151,11 @@ def main(argv: list[str] | None = None) -> None:
         anyio.run(serve_http, services, create_server(services))
     else:
         anyio.run(serve_stdio, services)
+    # Everything is closed; skip the interpreter's slow teardown of the SDK modules so clients
+    # that restart the server do not wait for it.
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ def _score(kind: str, line: dict[str, Any]) -> float | None:
     return None
 
 
+def _floor_score(kind: str, line: dict[str, Any]) -> float | None:
+    """Where the bare server lands against an absolute target (only targets that are not floor-relative)."""
+    floor = line.get("floor")
+    if floor is None:
+        return None
+    return {"overhead": floor / 5.0, "memory": floor / 70.0}.get(kind)
+
+
 def draw(results: dict[str, Any], path: Path) -> Path:
     import matplotlib
 
@@ -48,23 +56,30 @@ def draw(results: dict[str, Any], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     rows = {r["row"]: r for r in results["rows"]}
-    labels, values = [], []
+    labels, values, floors = [], [], []
     for row, index, label, kind in RATIOS:
         lines = rows.get(row, {}).get("lines", [])
         value = _score(kind, lines[index]) if len(lines) > index else None
         if value is not None:
             labels.append(label)
             values.append(value)
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.4), dpi=110)
-    colours = ["#2e7d32" if v <= 1.0 else "#c62828" for v in values]
-    ax.barh(labels[::-1], values[::-1], color=colours[::-1])
+            floors.append(_floor_score(kind, lines[index]))
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(labels) + 1.5), dpi=110)
+    y = list(range(len(labels)))[::-1]
+    ax.barh(y, values, color=["#2e7d32" if v <= 1.0 else "#c62828" for v in values])
+    ax.set_yticks(y, labels)
     ax.axvline(1.0, color="black", linewidth=1, linestyle="--")
-    for y, v in enumerate(values[::-1]):
-        ax.text(v, y, f" {v:.2f}", va="center", fontsize=8)
-    ax.set_xlim(0, max([1.2, *values]) * 1.15)
+    for yy, v in zip(y, values):
+        ax.text(v, yy, f" {v:.2f}", va="center", fontsize=8)
+    marked = [(f, yy) for f, yy in zip(floors, y) if f is not None]
+    if marked:
+        ax.scatter([f for f, _ in marked], [yy for _, yy in marked], marker="x", color="black", zorder=3,
+                   label="bare MCP SDK server (floor) on the same scale")
+        ax.legend(loc="lower right", fontsize=7)
+    ax.set_xlim(0, max([1.2, *values, *(f for f, _ in marked)]) * 1.15)
     machine = results.get("machine", {})
-    ax.set_title(f"Quorum bench: figure ÷ target (≤ 1 meets it) — {machine.get('cpus', '?')} cores, "
-                 f"{machine.get('arch', '')}, Python {machine.get('python', '')}", fontsize=9)
+    ax.set_title(f"Quorum bench: each figure ÷ its target (≤ 1 meets it)\n{machine.get('cpus', '?')} cores "
+                 f"{machine.get('arch', '')}, Python {machine.get('python', '')}, {results.get('when', '')}", fontsize=9)
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tools.base import Tool, ToolOutput
+from tools.base import Tool, ToolError, ToolOutput
 from tools.consult import consult, exchange_turns, load_files, load_images
 from tools.context import RequestContext
 from tools.fields import FileFields, ModelFields
@@ -28,6 +28,11 @@ class ChatTool(Tool):
 
     async def run(self, request: ChatRequest, ctx: RequestContext) -> ToolOutput:
         assert ctx.route is not None
+        if not request.prompt.strip():
+            raise ToolError(
+                "invalid_arguments",
+                "'prompt' is empty: say what you want to ask (or pass a prompt.txt in absolute_file_paths).",
+            )
         files = await load_files(ctx, request.absolute_file_paths)
         images = await load_images(ctx, request.images, ctx.route)
         answer = await consult(

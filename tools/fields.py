@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 ThinkingMode = Literal["minimal", "low", "medium", "high", "max"]
+
+
+def _one_or_many(value: Any) -> Any:
+    """Agents often pass a lone path where a list is expected; accept it as a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+# A list of strings that also accepts a single string; the published schema stays a plain array.
+StrList = Annotated[list[str], BeforeValidator(_one_or_many)]
 
 
 class StrictModel(BaseModel):
@@ -26,10 +35,10 @@ class ModelFields(ThreadFields):
 
 
 class FileFields(StrictModel):
-    absolute_file_paths: list[str] = Field(
+    absolute_file_paths: StrList = Field(
         default_factory=list, description="Absolute paths of files or directories to embed."
     )
-    images: list[str] = Field(default_factory=list, description="Absolute image paths or data URLs.")
+    images: StrList = Field(default_factory=list, description="Absolute image paths or data URLs.")
     working_directory_absolute_path: str | None = Field(
         None, description="Project directory: allowed root for reads and where large output is saved."
     )

@@ -10,12 +10,22 @@ from tools.chat import ChatTool
 from tools.listmodels import ListModelsTool
 from tools.threads import ThreadsTool
 from tools.version import VersionTool
+from tools.workflow import workflow_tools
+from tools.workflow.consensus import ConsensusTool
 
 logger = logging.getLogger(__name__)
 
 
 def all_tools() -> list[Tool]:
-    return [ChatTool(), ChallengeTool(), ThreadsTool(), ListModelsTool(), VersionTool()]
+    return [
+        ChatTool(),
+        *workflow_tools(),
+        ConsensusTool(),
+        ChallengeTool(),
+        ThreadsTool(),
+        ListModelsTool(),
+        VersionTool(),
+    ]
 
 
 def enabled_tools(disabled: tuple[str, ...] = ()) -> dict[str, Tool]:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.fields import ModelFields, StrictModel, ThinkingMode, ThreadFields
+from tools.fields import StrList, ModelFields, StrictModel, ThinkingMode, ThreadFields
 
 Confidence = Literal["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -27,14 +27,14 @@ class StepFields(ModelFields):
     total_steps: int = Field(ge=1)
     next_step_required: bool = Field(description="false on the final step")
     findings: str
-    files_checked: list[str] = Field(default_factory=list)
-    relevant_files: list[str] = Field(default_factory=list, description="Absolute paths; embedded for the expert")
-    relevant_context: list[str] = Field(default_factory=list)
+    files_checked: StrList = Field(default_factory=list)
+    relevant_files: StrList = Field(default_factory=list, description="Absolute paths; embedded for the expert")
+    relevant_context: StrList = Field(default_factory=list)
     issues_found: list[IssueItem] = Field(default_factory=list)
     confidence: Confidence = "exploring"
     hypothesis: str | None = None
     use_assistant_model: bool = Field(True, description="false: no expert model call")
-    images: list[str] = Field(default_factory=list)
+    images: StrList = Field(default_factory=list)
     working_directory_absolute_path: str | None = None
 
 
@@ -65,9 +65,9 @@ class InvestigationFields(StepProtocol):
 
     model: str | None = None  # 'auto' or omitted: Quorum picks (chat's schema explains; listmodels lists)
     findings: str
-    files_checked: list[str] = Field(default_factory=list)
-    relevant_files: list[str] = Field(default_factory=list, description="Absolute paths; embedded for the expert")
-    relevant_context: list[str] = Field(default_factory=list)
+    files_checked: StrList = Field(default_factory=list)
+    relevant_files: StrList = Field(default_factory=list, description="Absolute paths; embedded for the expert")
+    relevant_context: StrList = Field(default_factory=list)
     issues_found: list[Issue] = Field(default_factory=list)
     confidence: Confidence | None = None
     use_assistant_model: bool | None = Field(None, description="false: no expert model call")
