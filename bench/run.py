@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a script from anywhere
 
 from bench import calls, conversation, memory, startup, store_row  # noqa: E402
-from bench.common import BENCH_DIR, Bench, Line, RowResult, Sizes  # noqa: E402
+from bench.common import BENCH_DIR, REPO, Bench, Line, RowResult, Sizes  # noqa: E402
 
 RowFn = Callable[[Bench], Awaitable[RowResult]]
 ROWS: dict[str, RowFn] = {
@@ -62,6 +62,9 @@ def machine() -> dict[str, Any]:
         "mcp": version("mcp"),
         "openai": version("openai"),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        # Without cached bytecode every spawn recompiles Quorum's modules (the bare server has one small file).
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
+        "project_bytecode_cached": any((REPO / d / "__pycache__").is_dir() for d in ("tools", "utils", "providers")),
     }
 
 
@@ -113,6 +116,19 @@ def table(results: list[RowResult]) -> str:
     return "\n".join(out)
 
 
+def markdown(results: list[RowResult]) -> str:
+    """The same table as Markdown, for bench/README.md."""
+    out = ["| measure | Quorum | floor | ratio | target | result |", "|---|---:|---:|---:|---|---|"]
+    for result in results:
+        for ln in result.lines:
+            verdict = result.status if result.status != "ok" else {True: "pass", False: "**FAIL**", None: "—"}[ln.passed]
+            ratio = f"{ln.ratio:.2f}×" if ln.ratio is not None else "—"
+            measure = ln.measure.strip() + (f" ({ln.note})" if ln.note else "")
+            out.append(f"| {measure} | {_fmt(ln.quorum, ln.unit)} | {_fmt(ln.floor, ln.unit)} | {ratio} | "
+                       f"{ln.target} | {verdict} |")
+    return "\n".join(out)
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description="Quorum benchmark suite (issue 5).")
     parser.add_argument("--quick", action="store_true", help="smoke mode: tiny sizes, finishes in seconds")
@@ -122,6 +138,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="write results here (default: bench/results/latest.json; none in --quick)")
     parser.add_argument("--chart", type=Path, metavar="PATH",
                         help="draw the ratio chart here (default: bench/results/latest.png; none in --quick)")
+    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the table as Markdown")
     return parser.parse_args(argv)
 
 
@@ -148,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"results: {json_path}")
+    if args.markdown:
+        args.markdown.write_text(markdown(results) + "\n", encoding="utf-8")
     chart_path = args.chart or (None if args.quick else RESULTS / "latest.png")
     if chart_path:
         try:

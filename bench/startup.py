@@ -55,8 +55,8 @@ def _wire_json(result: Any) -> str:
 async def tool_list_weight(bench: Bench) -> RowResult:
     from utils.tokens import count_tokens, tokenizer_available
 
-    quorum = await (await bench.session("quorum")).list_tools()
-    bare = await (await bench.session("bare")).list_tools()
+    quorum_client, bare_client = await bench.session("quorum"), await bench.session("bare")
+    quorum, bare = await quorum_client.list_tools(), await bare_client.list_tools()
     q_text, b_text = _wire_json(quorum), _wire_json(bare)
     q_tokens, b_tokens = count_tokens(q_text, "cl100k_base"), count_tokens(b_text, "cl100k_base")
     exact = tokenizer_available("cl100k_base")
@@ -66,6 +66,9 @@ async def tool_list_weight(bench: Bench) -> RowResult:
              f"≤ {TOKENS_TARGET:,} tokens", passed=q_tokens <= TOKENS_TARGET,
              note="" if exact else "cl100k unavailable: estimated"),
         Line("tools/list JSON bytes", len(q_text.encode()), len(b_text.encode()), "bytes", "reported"),
+        Line("  server instructions (initialize) tokens", count_tokens(quorum_client.instructions or "", "cl100k_base"),
+             count_tokens(bare_client.instructions or "", "cl100k_base"), "tokens", "reported",
+             note="also kept in the agent's context by most clients"),
     ]
     details = {"tools": [t.name for t in quorum.tools], "tokens_per_tool": per_tool, "exact_tokenizer": exact}
     return RowResult("tool_list", lines, details)

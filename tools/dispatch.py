@@ -13,7 +13,7 @@ from tools.base import Tool, ToolError, ToolOutput
 from tools.context import ProgressFn, RequestContext, Services, no_progress
 from utils.budget import allocate
 from utils.conversation import Thread
-from utils.envelope import ContinuationOffer, Envelope, error_envelope, serialise
+from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.security import FileMissingError, PathPolicy, PathRefusedError
 from utils.storage.base import ThreadFullError, ThreadNotFoundError
 
@@ -168,7 +168,7 @@ class Dispatcher:
                 return registry.auto_select(tool.category)
             return registry.resolve(asked)
         except ModelResolutionError as exc:
-            kind = "no_provider" if not registry.has_models() else "unknown_model"
+            kind: ErrorKind = "no_provider" if not registry.has_models() else "unknown_model"
             raise ToolError(kind, str(exc)) from exc
 
     async def _load_thread(self, tool: Tool, request: BaseModel) -> Thread | None:
@@ -200,8 +200,8 @@ class Dispatcher:
             )
         except (ThreadFullError, ThreadNotFoundError) as exc:
             # The answer is returned inside the error so the work done is not lost.
-            kind = "thread_full" if isinstance(exc, ThreadFullError) else "unknown_thread"
-            raise ToolError(kind, f"{exc}\n\nThe answer that could not be recorded:\n\n{output.content}") from exc
+            lost: ErrorKind = "thread_full" if isinstance(exc, ThreadFullError) else "unknown_thread"
+            raise ToolError(lost, f"{exc}\n\nThe answer that could not be recorded:\n\n{output.content}") from exc
 
     def _envelope(self, tool: Tool, ctx: RequestContext, output: ToolOutput, thread: Thread | None) -> Envelope:
         metadata: dict[str, Any] = {"tool_name": tool.name, **output.metadata}

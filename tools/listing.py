@@ -7,13 +7,15 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from tools.base import Tool
 from tools.schema import check_description, input_schema
 
 
 @lru_cache(maxsize=None)
-def _schema(tool_cls: type[Tool]) -> str:
-    return json.dumps(input_schema(tool_cls.request_model))
+def _schema(request_model: type[BaseModel]) -> str:
+    return json.dumps(input_schema(request_model))
 
 
 def tool_entries(tools: Mapping[str, Tool]) -> list[dict[str, Any]]:
@@ -22,7 +24,7 @@ def tool_entries(tools: Mapping[str, Tool]) -> list[dict[str, Any]]:
         {
             "name": name,
             "description": check_description(name, tool.description),
-            "inputSchema": json.loads(_schema(type(tool))),
+            "inputSchema": json.loads(_schema(tool.request_model)),
         }
         for name, tool in tools.items()
     ]

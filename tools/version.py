@@ -27,7 +27,7 @@ class VersionTool(Tool):
     async def run(self, request: VersionRequest, ctx: RequestContext) -> ToolOutput:
         s = ctx.settings
         registry = ctx.services.registry
-        storage = {"backend": s.storage}
+        storage: dict[str, str] = {"backend": s.storage}
         if s.storage == "sqlite":
             storage["path"] = str(s.database_path)
         elif s.storage == "redis":

@@ -113,10 +113,11 @@ def _select_files(
     chosen: list[tuple[tuple[int, int], str, EmbeddedFile]] = []
     dropped: list[Dropped] = []
     used = 0
-    for path, fc, from_history, key in order:
-        if fc is None:
+    for path, maybe, from_history, key in order:
+        if maybe is None:
             dropped.append(Dropped(path, "no longer readable"))
             continue
+        fc = maybe
         changed = bool(last_sha.get(path)) and last_sha[path] != fc.sha256
         block = render_file_block(fc, changed=changed, numbered=numbered)
         tokens = count(block)

@@ -220,7 +220,7 @@ def resolve_routes(registry: ProviderRegistry, request: ConsensusRequest) -> tup
         except ModelResolutionError as exc:
             problems.append(f"{where} '{name}': {str(exc).replace(hint, '').strip()}")
     if problems:
-        kind = "unknown_model" if registry.has_models() else "no_provider"
+        kind: ErrorKind = "unknown_model" if registry.has_models() else "no_provider"
         raise ToolError(kind, "Consensus did not start: " + "; ".join(problems) + f" {hint} Fix the names and call again.")
     synthesis = routes.pop() if request.synthesis_model else None
     if repeat := first_repeat([(f"{r.vendor.name}/{r.spec.model_name}", e.stance) for r, e in zip(routes, request.models)]):
@@ -272,7 +272,7 @@ class ConsensusTool(Tool):
         if synthesis_route is not None:
             async with heartbeat(ctx.progress, ctx.settings.heartbeat_s, f"consensus synthesis: {synthesis_route.spec.model_name}"):
                 synthesis = await self._ask(
-                    quiet, request, ModelStance(model=synthesis_route.spec.model_name), synthesis_route,
+                    quiet, request, ModelStance(model=synthesis_route.spec.model_name, stance_prompt=None), synthesis_route,
                     system_prompt=self.system_prompt("consensus_synthesis"),
                     new_input=synthesis_input(request, perspectives),
                     files=files, deadline=deadline,
