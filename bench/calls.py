@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from typing import Any
 
@@ -11,25 +13,40 @@ from bench.common import BENCH_MODELS, NOT_REGISTERED, Bench, Line, RowResult, c
 OVERHEAD_TARGET_MS = 5.0
 CONCURRENCY_TARGET = 1.15
 CONSENSUS_TARGET = 1.1
+PING = re.compile(r"ping (quorum|bare) (\d+)\b")
 
 
-async def _overheads(bench: Bench, which: str) -> tuple[list[float], list[float]]:
-    """Sequential tiny chats: per call, (client-observed latency − the fake's own time) and that provider time."""
-    client = await bench.session(which)
+async def _overheads(bench: Bench) -> dict[str, tuple[list[float], list[float]]]:
+    """Sequential tiny chats, Quorum and bare interleaved call by call so machine noise hits both alike.
+
+    Per server: each call's client-observed latency − the fake's own time for its request, and that time (ms).
+    """
+    clients = {which: await bench.session(which) for which in ("quorum", "bare")}
     bench.provider(0.0)
     for i in range(bench.sizes.warmup):
-        await _ok(client, "chat", {"prompt": f"warm-up {i}"})
+        for which, client in clients.items():
+            await _ok(client, "chat", {"prompt": f"warm-up {i}"})
     bench.provider(0.0)
-    latencies = []
+    latency: dict[tuple[str, int], float] = {}
     for i in range(bench.sizes.calls):
-        started = time.perf_counter()
-        await _ok(client, "chat", {"prompt": f"ping {i}"})
-        latencies.append(time.perf_counter() - started)
-    recorded = await finished_requests(bench, len(latencies))
-    if len(recorded) != len(latencies):
-        raise RuntimeError(f"{which}: {len(latencies)} calls made {len(recorded)} provider requests, expected one each")
-    provider = [r["finished"] - r["arrived"] for r in recorded]
-    return [(lat - own) * 1000 for lat, own in zip(latencies, provider)], [p * 1000 for p in provider]
+        order = ("quorum", "bare") if i % 2 == 0 else ("bare", "quorum")
+        for which in order:
+            started = time.perf_counter()
+            await _ok(clients[which], "chat", {"prompt": f"ping {which} {i}"})
+            latency[(which, i)] = time.perf_counter() - started
+    recorded = await finished_requests(bench, len(latency))
+    own: dict[tuple[str, int], float] = {}
+    for r in recorded:
+        found = PING.search(json.dumps(r["body"].get("messages", [])))
+        if found:
+            own[(found[1], int(found[2]))] = r["finished"] - r["arrived"]
+    if set(own) != set(latency):
+        raise RuntimeError(f"{len(latency)} calls made {len(recorded)} provider requests, expected one each")
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for which in clients:
+        keys = [k for k in latency if k[0] == which]
+        out[which] = ([(latency[k] - own[k]) * 1000 for k in keys], [own[k] * 1000 for k in keys])
+    return out
 
 
 async def _ok(client: Any, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -40,12 +57,11 @@ async def _ok(client: Any, tool: str, arguments: dict[str, Any]) -> dict[str, An
 
 
 async def per_call_overhead(bench: Bench) -> RowResult:
-    """Median over repeated runs of the p50 and p95 overhead, Quorum and bare alternating."""
+    """Median over repeated runs of the p50 and p95 overhead."""
     runs: dict[str, list[tuple[float, float]]] = {"quorum": [], "bare": []}
     provider_ms: list[float] = []
     for _ in range(bench.sizes.repeats):
-        for which in ("quorum", "bare"):
-            overheads, own = await _overheads(bench, which)
+        for which, (overheads, own) in (await _overheads(bench)).items():
             runs[which].append((percentile(overheads, 50), percentile(overheads, 95)))
             provider_ms.extend(own)
     q50, b50 = median([r[0] for r in runs["quorum"]]), median([r[0] for r in runs["bare"]])

@@ -178,9 +178,12 @@ async def cross_tool_thread(bench: Bench) -> RowResult:
     recorded = await finished_requests(bench, 0)
     sizes = [len(json.dumps(r["body"]).encode()) for r in recorded]
     failures = sum(1 for c in calls_made if c["error"] or not c["same_thread"])
+    embeds = [[path for path, _ in file_blocks(r["body"])] for r in recorded]
+    twice = sum(len(paths) - len(set(paths)) for paths in embeds)
     lines = [
         Line(f"{label} ({len(calls_made)} calls, one continuation_id)", failures, None, "calls", "0 failures",
-             passed=failures == 0, note=f"{len(recorded)} provider requests"),
+             passed=failures == 0 and twice == 0,
+             note=f"{len(recorded)} provider requests; a file embedded twice in one request: {twice} times"),
         Line("  bytes per provider request, median", median(sizes) if sizes else None, None, "bytes", "reported",
              note=f"first {sizes[0]:,} B, last {sizes[-1]:,} B" if sizes else ""),
     ]
@@ -188,7 +191,7 @@ async def cross_tool_thread(bench: Bench) -> RowResult:
     if len(sizes) == len(calls_made):  # one provider request per call: attribute each to its tool
         for made, size in zip(calls_made, sizes):
             by_tool.setdefault(made["tool"], []).append(size)
-    details = {"calls": calls_made, "request_bytes": sizes,
+    details = {"calls": calls_made, "request_bytes": sizes, "files_embedded_per_request": [len(e) for e in embeds],
                "median_bytes_by_tool": {tool: median(v) for tool, v in by_tool.items()},
                "request_models": [r["body"].get("model") for r in recorded]}
     return RowResult("cross_tool", lines, details)

@@ -123,7 +123,8 @@ def markdown(results: list[RowResult]) -> str:
         for ln in result.lines:
             verdict = result.status if result.status != "ok" else {True: "pass", False: "**FAIL**", None: "—"}[ln.passed]
             ratio = f"{ln.ratio:.2f}×" if ln.ratio is not None else "—"
-            measure = ln.measure.strip() + (f" ({ln.note})" if ln.note else "")
+            measure = ("↳ " if ln.measure.startswith(" ") else "") + ln.measure.strip()
+            measure += f" ({ln.note})" if ln.note else ""
             out.append(f"| {measure} | {_fmt(ln.quorum, ln.unit)} | {_fmt(ln.floor, ln.unit)} | {ratio} | "
                        f"{ln.target} | {verdict} |")
     return "\n".join(out)

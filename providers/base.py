@@ -38,7 +38,6 @@ class GenerateRequest:
     thinking_mode: ThinkingMode | None = None
     max_output_tokens: int | None = None
     images: tuple[ImageInput, ...] = ()
-    locale: str | None = None
 
 
 @dataclass(frozen=True)

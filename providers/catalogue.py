@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
+# Reasoning effort levels from least to most thinking (OpenAI's reasoning_effort, Gemini's thinking_level).
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+
 
 class TemperatureRule(BaseModel):
     """What temperatures a model accepts: any in a range, one fixed value, or none at all."""
@@ -52,6 +55,8 @@ class ModelSpec(BaseModel):
     supports_thinking: bool = False
     thinking_style: Literal["none", "effort", "budget"] = "none"
     max_thinking_tokens: int = 0
+    min_thinking_tokens: int = 0  # budget style: the smallest budget the model accepts once thinking is on
+    reasoning_efforts: tuple[Effort, ...] = ()  # effort style: the levels the model accepts (empty: minimal-high)
     supports_system_prompt: bool = True
     supports_json_mode: bool = False
     use_responses_api: bool = False
@@ -61,13 +66,19 @@ class ModelSpec(BaseModel):
     fast: bool = False
     input_price_per_mtok: float = 0.0
     output_price_per_mtok: float = 0.0
+    cached_input_price_per_mtok: float | None = None  # input read from the provider's prompt cache
     tokenizer: Literal["o200k_base", "cl100k_base", "estimate"] = "estimate"
 
     def names(self) -> tuple[str, ...]:
         return (self.model_name, *self.aliases)
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
-        return (input_tokens * self.input_price_per_mtok + output_tokens * self.output_price_per_mtok) / 1_000_000
+    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        """USD for one call; cached tokens are part of the input, billed at the cached price when there is one."""
+        cached = min(max(cached_tokens, 0), input_tokens)
+        cached_price = self.input_price_per_mtok if self.cached_input_price_per_mtok is None \
+            else self.cached_input_price_per_mtok
+        fresh = (input_tokens - cached) * self.input_price_per_mtok
+        return (fresh + cached * cached_price + output_tokens * self.output_price_per_mtok) / 1_000_000
 
 
 class Catalogue(BaseModel):

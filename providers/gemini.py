@@ -19,8 +19,9 @@ from providers.errors import (
     AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
-from providers.openai_compat import (
-    apply_temperature, check_images, fold_system_prompt, output_limit, retry_after_seconds, shared_tls_context,
+from providers.shaping import (
+    apply_temperature, check_images, fold_system_prompt, output_limit, pick_effort, retry_after_seconds,
+    shared_tls_context,
 )
 
 if TYPE_CHECKING:
@@ -31,9 +32,6 @@ logger = logging.getLogger(__name__)
 
 # Share of the model's maximum thinking budget spent at each thinking mode.
 BUDGET_FRACTION: dict[str, float] = {"minimal": 0.005, "low": 0.08, "medium": 0.33, "high": 0.67, "max": 1.0}
-# For models that take a thinking level instead of a budget.
-LEVEL_BY_MODE: dict[str, str] = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
-                                 "max": "HIGH"}
 _BLOCK_FINISH = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
                            "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
 _CONTEXT_WORDING = re.compile(r"token count.*exceeds|exceeds the maximum number of tokens|too many tokens"
@@ -42,8 +40,8 @@ _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
 def thinking_budget(mode: str, spec: ModelSpec) -> int:
-    """Tokens of thinking for a mode, as a share of the model's maximum."""
-    return max(1, round(spec.max_thinking_tokens * BUDGET_FRACTION[mode]))
+    """Tokens of thinking for a mode, as a share of the model's maximum (never below the model's minimum)."""
+    return max(1, spec.min_thinking_tokens, round(spec.max_thinking_tokens * BUDGET_FRACTION[mode]))
 
 
 def _name(value: Any) -> str | None:
@@ -163,7 +161,10 @@ class GeminiProvider:
         if spec.thinking_style == "budget" and spec.max_thinking_tokens > 0:
             return types.ThinkingConfig(thinking_budget=thinking_budget(mode, spec))
         if spec.thinking_style == "effort":
-            return types.ThinkingConfig(thinking_level=types.ThinkingLevel(LEVEL_BY_MODE[mode]))
+            level, note = pick_effort(mode, spec)
+            if note:
+                notes.append(note)
+            return types.ThinkingConfig(thinking_level=types.ThinkingLevel(level.upper()))
         notes.append(f"thinking mode '{mode}' not applied: the model has no adjustable thinking")
         return None
 

@@ -7,24 +7,25 @@ The `openai` SDK is imported on first use only: importing it costs ~0.7 s of sta
 from __future__ import annotations
 
 import asyncio
-import base64
-import email.utils
-import functools
 import json
 import logging
 import re
-import ssl
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from providers.base import GenerateRequest, GenerateResult, ImageInput, Usage
+from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.errors import (
     AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
+from providers.shaping import (
+    apply_temperature, check_images, data_url, fold_system_prompt, output_limit, reasoning_effort,
+    retry_after_seconds, shared_tls_context,
+)
+
+__all__ = ["AzureSettings", "OpenAICompatibleProvider", "chat_messages", "responses_input", "retry_after_seconds"]
 
 if TYPE_CHECKING:
     import openai
@@ -33,9 +34,6 @@ logger = logging.getLogger(__name__)
 
 # Local servers ignore the key but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
-# OpenAI's efforts top out at "high" for most reasoning models; "max" means the most they all accept.
-EFFORT_BY_MODE: dict[str, str] = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high",
-                                  "max": "high"}
 _CONTEXT_WORDING = re.compile(
     r"context.length|context.window|maximum context|too many tokens|prompt is too long|input is too long"
     r"|reduce the length|tokens? exceeds?|exceeds? the (?:maximum|model)|string too long", re.IGNORECASE)
@@ -47,96 +45,6 @@ class AzureSettings:
 
     api_version: str
     deployments: Mapping[str, str] = field(default_factory=dict)
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if given."""
-    if not headers:
-        return None
-    lowered = {k.lower(): v for k, v in headers.items()}
-    try:
-        if "retry-after-ms" in lowered:
-            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
-        raw = lowered.get("retry-after")
-        if raw is None:
-            return None
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(raw or "")
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-@functools.cache
-def shared_tls_context() -> ssl.SSLContext:
-    """One TLS context for every client: loading the CA bundle costs ~0.05-0.1 s each time."""
-    import httpx2
-
-    return httpx2.create_ssl_context()
-
-
-def data_url(image: ImageInput) -> str:
-    return f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode('ascii')}"
-
-
-def check_images(request: GenerateRequest, spec: ModelSpec, provider: str) -> None:
-    """Refuse images the model cannot take, before anything is sent."""
-    if not request.images:
-        return
-    if not spec.supports_images:
-        raise BadRequestError(
-            f"{provider} model '{spec.model_name}' does not accept images; remove them or choose a model "
-            "that supports images", provider=provider, model=spec.model_name)
-    limit = spec.max_image_size_mb * 1024 * 1024
-    for image in request.images:
-        if limit and len(image.data) > limit:
-            raise BadRequestError(
-                f"an image of {len(image.data) / 1048576:.1f} MB exceeds the {spec.max_image_size_mb:g} MB "
-                f"limit of {provider} model '{spec.model_name}'; shrink it or send fewer images",
-                provider=provider, model=spec.model_name)
-
-
-def fold_system_prompt(request: GenerateRequest, spec: ModelSpec) -> tuple[str, list[tuple[str, str]]]:
-    """(system prompt to send separately, [(role, text)]): folded into the first user turn if unsupported."""
-    turns: list[tuple[str, str]] = [(m.role, m.content) for m in request.messages]
-    if spec.supports_system_prompt or not request.system_prompt:
-        return request.system_prompt, turns
-    first_user = next((i for i, (role, _) in enumerate(turns) if role == "user"), None)
-    if first_user is None:
-        return "", [("user", request.system_prompt), *turns]
-    turns[first_user] = ("user", f"{request.system_prompt}\n\n{turns[first_user][1]}")
-    return "", turns
-
-
-def apply_temperature(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> float | None:
-    """The temperature the model's rule allows, noting any change from what was asked."""
-    temperature, note = spec.temperature.apply(request.temperature)
-    if note:
-        notes.append(note)
-    return temperature
-
-
-def output_limit(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> int | None:
-    """The requested output cap, held to the model's own maximum."""
-    if request.max_output_tokens is None:
-        return None
-    if request.max_output_tokens > spec.max_output_tokens:
-        notes.append(f"max output tokens {request.max_output_tokens} lowered to the model's limit "
-                     f"{spec.max_output_tokens}")
-        return spec.max_output_tokens
-    return request.max_output_tokens
-
-
-def reasoning_effort(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> str | None:
-    if request.thinking_mode is None:
-        return None
-    if spec.thinking_style != "effort":
-        notes.append(f"thinking mode '{request.thinking_mode}' not applied: the model has no reasoning effort setting")
-        return None
-    return EFFORT_BY_MODE[request.thinking_mode]
 
 
 def chat_messages(request: GenerateRequest, spec: ModelSpec) -> list[dict[str, Any]]:
@@ -176,6 +84,22 @@ def _server_message(exc: Any) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])[:300]
     return str(getattr(exc, "message", exc))[:300]
+
+
+def chat_usage(completion: Any) -> Usage:
+    """Token usage of a chat completion, normalised across the vendors that speak this API."""
+    raw = getattr(completion, "usage", None)
+    prompt = getattr(raw, "prompt_tokens", 0) or 0
+    completion_tokens = getattr(raw, "completion_tokens", 0) or 0
+    reasoning = getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", 0) or 0
+    # OpenAI counts reasoning inside completion_tokens; xAI reports it beside them, which shows in the total.
+    if reasoning and (getattr(raw, "total_tokens", 0) or 0) >= prompt + completion_tokens + reasoning:
+        completion_tokens += reasoning
+    cached = getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", 0) or 0
+    # DeepSeek names its prompt-cache hits differently.
+    cached = cached or getattr(raw, "prompt_cache_hit_tokens", 0) or 0
+    return Usage(input_tokens=prompt, output_tokens=completion_tokens, reasoning_tokens=reasoning,
+                 cached_tokens=cached)
 
 
 class OpenAICompatibleProvider:
@@ -313,15 +237,8 @@ class OpenAICompatibleProvider:
         text = getattr(getattr(choice, "message", None), "content", None) or ""
         if not isinstance(text, str) or not text.strip():
             raise self._empty(model, finish)
-        raw = getattr(completion, "usage", None)
-        usage = Usage(
-            input_tokens=getattr(raw, "prompt_tokens", 0) or 0,
-            output_tokens=getattr(raw, "completion_tokens", 0) or 0,
-            reasoning_tokens=getattr(getattr(raw, "completion_tokens_details", None), "reasoning_tokens", 0) or 0,
-            cached_tokens=getattr(getattr(raw, "prompt_tokens_details", None), "cached_tokens", 0) or 0,
-        )
-        return GenerateResult(text=text, model=model, provider=self.name, usage=usage, finish_reason=finish,
-                              notes=notes)
+        return GenerateResult(text=text, model=model, provider=self.name, usage=chat_usage(completion),
+                              finish_reason=finish, notes=notes)
 
     def _parse_response(self, response: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
         model = spec.model_name

@@ -9,6 +9,7 @@ from typing import Literal
 
 from providers.base import Provider
 from providers.catalogue import ModelSpec, load_catalogue
+from providers.failover import FailoverPlan, FailoverSyntaxError, parse_failover
 from providers.vendors import TIER_ORDER, VENDORS, Vendor
 from utils.settings import Settings
 
@@ -71,7 +72,7 @@ def vendor_state(settings: Settings, v: Vendor) -> str | None:
         return None if settings.get(v.enabled_by_env).strip() else f"set {v.enabled_by_env}"
     if not settings.secret(v.key_env):
         return f"set {v.key_env}"
-    if v.azure and not settings.get(v.base_url_env).strip():
+    if v.azure and not (settings.get(v.base_url_env).strip() or v.base_url):
         return f"set {v.base_url_env}"
     return None
 
@@ -96,7 +97,7 @@ def build_provider(v: Vendor, settings: Settings, models: list[ModelSpec]) -> Pr
     azure = None
     if v.azure:
         azure = AzureSettings(
-            api_version=settings.get("AZURE_OPENAI_API_VERSION") or "2025-04-01-preview",
+            api_version=settings.get(v.api_version_env).strip() or v.api_version,
             deployments={m.model_name: m.deployment for m in models if m.deployment},
         )
     return OpenAICompatibleProvider(
@@ -120,6 +121,7 @@ class ProviderRegistry:
         self._models: dict[str, list[ModelSpec]] = {}
         self._restricted: dict[str, list[ModelSpec]] = {}
         self.unconfigured: list[Unconfigured] = []
+        self.failover = _failover_plan(settings)
         for v in sorted(VENDORS, key=lambda x: TIER_ORDER[x.tier]):
             reason = vendor_state(settings, v)
             if reason is not None and not (providers and v.name in providers):
@@ -183,6 +185,13 @@ class ProviderRegistry:
                 return self._route(next(v for v in self.vendors if v.name == "openrouter"), spec)
         raise ModelResolutionError(f"Model '{name}' is not available. {self.available_hint()}")
 
+    def find(self, name: str) -> Route | None:
+        """Like resolve, but None when the name cannot be served."""
+        try:
+            return self.resolve(name)
+        except ModelResolutionError:
+            return None
+
     def available_hint(self) -> str:
         if not self._providers:
             return no_provider_message(self)
@@ -190,27 +199,39 @@ class ProviderRegistry:
         listed = "; ".join(names[:40]) + ("; …" if len(names) > 40 else "")
         return f"Available models: {listed}. Use 'auto' to let Quorum choose, or call listmodels for details."
 
-    def auto_select(self, category: Category) -> Route:
-        """The best available model for a tool category, preferring native providers on ties."""
-        candidates = [(v, m) for v in self.vendors for m in self._models[v.name]]
-        if not candidates:
-            raise ModelResolutionError(no_provider_message(self))
+    def ranked(self, category: Category) -> list[Route]:
+        """Every available model, best first for a tool category; native providers first on ties."""
 
-        def score(item: tuple[Vendor, ModelSpec]) -> tuple[float, ...]:
-            v, m = item
-            tier = -TIER_ORDER[v.tier]
+        def score(route: Route) -> tuple[float, ...]:
+            m, tier = route.spec, -TIER_ORDER[route.vendor.tier]
             if category == "reasoning":
                 return (float(m.supports_thinking), m.intelligence_score, m.context_window, tier)
             if category == "fast":
                 return (float(m.fast), m.intelligence_score, tier, -m.output_price_per_mtok)
             return (m.intelligence_score, tier, m.context_window)
 
-        v, m = max(candidates, key=score)
-        return self._route(v, m)
+        routes = [self._route(v, m) for v in self.vendors for m in self._models[v.name]]
+        return sorted(routes, key=score, reverse=True)
+
+    def auto_select(self, category: Category) -> Route:
+        """The best available model for a tool category."""
+        ranked = self.ranked(category)
+        if not ranked:
+            raise ModelResolutionError(no_provider_message(self))
+        return ranked[0]
 
     async def aclose(self) -> None:
         for p in self._providers.values():
             await p.aclose()
+
+
+def _failover_plan(settings: Settings) -> FailoverPlan:
+    """QUORUM_FAILOVER parsed once; a typo disables failover with a logged reason rather than the server."""
+    try:
+        return parse_failover(settings.failover)
+    except FailoverSyntaxError as exc:
+        logger.error("%s; failover is off until it is fixed", exc)
+        return FailoverPlan()
 
 
 def no_provider_message(registry: ProviderRegistry) -> str:

@@ -23,7 +23,10 @@ class Vendor:
     key_optional: bool = False  # local servers need no key
     enabled_by_env: str = ""  # when set, this variable (not the key) turns the vendor on
     headers: dict[str, str] = field(default_factory=dict)
+    # Azure's dialect: /openai/deployments/<deployment>/... with ?api-version= and an api-key header (DIAL too).
     azure: bool = False
+    api_version_env: str = ""
+    api_version: str = ""
     docs_hint: str = ""
 
     @property
@@ -62,6 +65,8 @@ VENDORS: tuple[Vendor, ...] = (
         base_url="",
         base_url_env="AZURE_OPENAI_ENDPOINT",
         azure=True,
+        api_version_env="AZURE_OPENAI_API_VERSION",
+        api_version="2025-04-01-preview",
         docs_hint="also set AZURE_OPENAI_ENDPOINT; deployments are declared in conf/azure_models.json",
     ),
     Vendor(
@@ -71,14 +76,19 @@ VENDORS: tuple[Vendor, ...] = (
         key_env="XAI_API_KEY",
         base_url="https://api.x.ai/v1",
         base_url_env="XAI_BASE_URL",
+        docs_hint="get a key at console.x.ai",
     ),
     Vendor(
         name="dial",
         display="DIAL",
         wire="openai",
         key_env="DIAL_API_KEY",
-        base_url="https://core.dialx.ai/openai",
+        base_url="https://core.dialx.ai",
         base_url_env="DIAL_API_HOST",
+        azure=True,
+        api_version_env="DIAL_API_VERSION",
+        api_version="2024-12-01-preview",
+        docs_hint="DIAL_API_HOST overrides the host; models are DIAL deployments declared in conf/dial_models.json",
     ),
     Vendor(
         name="deepseek",
@@ -87,6 +97,7 @@ VENDORS: tuple[Vendor, ...] = (
         key_env="DEEPSEEK_API_KEY",
         base_url="https://api.deepseek.com/v1",
         base_url_env="DEEPSEEK_BASE_URL",
+        docs_hint="get a key at platform.deepseek.com",
     ),
     Vendor(
         name="custom",

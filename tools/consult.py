@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from providers.base import GenerateRequest, GenerateResult, ImageInput, Message, ThinkingMode
-from providers.errors import ProviderError
+from providers.failover import FailoverExhausted, Hop, Unsuitable, alternates, call_with_failover
 from providers.registry import Route
 from providers.resilient import Attempts, RetryPolicy, call_with_retries
 from tools.base import ToolError
@@ -38,9 +38,12 @@ class Answer:
     attempts: int
     notes: tuple[str, ...]
     passed: tuple[FileRef, ...] = ()
+    # Models that were tried before the one that answered (QUORUM_FAILOVER).
+    failover: tuple[Hop, ...] = ()
 
     def metadata(self) -> dict[str, Any]:
         usage = self.result.usage
+        failover = {"failover": [h.as_dict() for h in self.failover]} if self.failover else {}
         return {
             "model_used": self.result.model or self.route.spec.model_name,
             "provider_used": self.result.provider or self.route.vendor.name,
@@ -54,6 +57,7 @@ class Answer:
             "attempts": self.attempts,
             "notes": list(self.notes),
             "prompt": self.plan.report(),
+            **failover,
         }
 
     def file_refs(self) -> tuple[FileRef, ...]:
@@ -129,6 +133,51 @@ async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) 
     return tuple(loaded)
 
 
+def with_locale(system_prompt: str, locale: str) -> str:
+    """The system prompt, plus the answer-language instruction when LOCALE is set."""
+    if not locale.strip():
+        return system_prompt
+    return (
+        f"{system_prompt.rstrip()}\n\nWrite your answer in the language of the locale '{locale.strip()}', unless the "
+        "user explicitly asks for another language. Keep code, identifiers, file paths and quotations unchanged.\n"
+    )
+
+
+def _check_budget(ctx: RequestContext) -> None:
+    limit = ctx.settings.max_cost_per_thread_usd
+    if limit is not None and ctx.thread is not None and ctx.thread.total_cost_usd >= limit:
+        raise ToolError(
+            "budget_exceeded",
+            f"This conversation has cost ${ctx.thread.total_cost_usd:.4f}, reaching QUORUM_MAX_COST_PER_THREAD_USD="
+            f"{limit}. Start a new conversation or raise the limit.",
+            thread_cost_usd=ctx.thread.total_cost_usd,
+            limit_usd=limit,
+        )
+
+
+def _failover_candidates(ctx: RequestContext, failed: Route, images: tuple[ImageInput, ...]) -> list[Route]:
+    registry = ctx.services.registry
+    if not registry.failover.enabled:
+        return []
+    tool = ctx.services.tools.get(ctx.tool_name)
+    category = tool.category if tool is not None and tool.category is not None else "balanced"
+    return alternates(registry.failover, registry, failed, category,
+                      accept=lambda r: not images or r.spec.supports_images)
+
+
+def _provider_failure(exc: FailoverExhausted, attempts: Attempts) -> ToolError:
+    error, hops = exc.error, exc.hops
+    failed = next(h for h in reversed(hops) if h.kind != "unsuitable")
+    details: dict[str, Any] = {"provider": failed.provider, "model": failed.model, "retryable": error.retryable,
+                               "attempts": attempts.count}
+    message = error.describe()
+    if len(hops) > 1:
+        tried = "; ".join(f"{h.provider}/{h.model} ({h.kind})" for h in hops)
+        message = f"No model answered (failover tried, in turn: {tried}). Last failure: {message}"
+        details["failover"] = [h.as_dict() for h in hops]
+    return ToolError("provider_error", message, **details)
+
+
 async def consult(
     ctx: RequestContext,
     *,
@@ -143,76 +192,80 @@ async def consult(
     numbered: bool = True,
     history_filter: Callable[[Turn], bool] | None = None,
 ) -> Answer:
-    """Build the prompt for `route` (default: the request's model) and call it with retries and heartbeats."""
+    """Build the prompt for `route` (default: the request's model) and call it with retries and heartbeats.
+
+    Only the request's own model fails over (QUORUM_FAILOVER); a model named through `route` was chosen
+    on purpose (a consensus perspective) and reports its own failure.
+    """
     chosen = route or ctx.route
     if chosen is None:
         raise ToolError("internal_error", "No model was resolved for this call.")
-    spec = chosen.spec
+    _check_budget(ctx)
+    settings = ctx.settings
     turns = ctx.thread.turns if (ctx.thread and include_history) else ()
     if history_filter is not None:
         turns = tuple(t for t in turns if history_filter(t))
     new_paths = {f.path for f in files}
     history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
     history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}
-    allocation = allocate(spec.context_window, spec.max_output_tokens)
-    try:
+    system = with_locale(system_prompt, settings.locale)
+
+    def prepare(target: Route) -> tuple[PromptPlan, GenerateRequest]:
+        """The prompt and request for one model, inside its own token budget."""
+        spec = target.spec
+        allocation = allocate(spec.context_window, spec.max_output_tokens)
         plan = build_prompt(
-            system_prompt=system_prompt,
-            turns=turns,
-            new_input=new_input,
-            new_files=files,
-            history_files=history_files,
-            allocation=allocation,
-            count=lambda text: count_tokens(text, spec.tokenizer),
-            numbered=numbered,
+            system_prompt=system, turns=turns, new_input=new_input, new_files=files, history_files=history_files,
+            allocation=allocation, count=lambda text: count_tokens(text, spec.tokenizer), numbered=numbered,
         )
+        request = GenerateRequest(
+            model=spec.model_name, system_prompt=system, messages=(Message(role="user", content=plan.text),),
+            temperature=temperature, thinking_mode=thinking_mode,
+            max_output_tokens=min(spec.max_output_tokens, allocation.response_tokens), images=images,
+        )
+        return plan, request
+
+    try:
+        first = prepare(chosen)
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
-    settings = ctx.settings
-    limit = settings.max_cost_per_thread_usd
-    if limit is not None and ctx.thread is not None and ctx.thread.total_cost_usd >= limit:
-        raise ToolError(
-            "budget_exceeded",
-            f"This conversation has cost ${ctx.thread.total_cost_usd:.4f}, reaching QUORUM_MAX_COST_PER_THREAD_USD="
-            f"{limit}. Start a new conversation or raise the limit.",
-        )
-    request = GenerateRequest(
-        model=spec.model_name,
-        system_prompt=system_prompt,
-        messages=(Message(role="user", content=plan.text),),
-        temperature=temperature,
-        thinking_mode=thinking_mode,
-        max_output_tokens=min(spec.max_output_tokens, allocation.response_tokens),
-        images=images,
-        locale=settings.locale or None,
-    )
     policy = RetryPolicy(
         max_retries=settings.max_retries, base_delay=settings.retry_base_delay_s, timeout=settings.provider_timeout_s
     )
     attempts = Attempts()
-    label = f"{chosen.vendor.name}/{spec.model_name}"
+    current = chosen
+
+    async def call(target: Route) -> tuple[GenerateResult, PromptPlan]:
+        nonlocal current
+        try:
+            plan, request = first if target is chosen else prepare(target)
+        except PromptTooLargeError as exc:
+            raise Unsuitable(str(exc)) from exc
+        current = target
+        return await call_with_retries(target.provider, request, target.spec, policy, attempts=attempts), plan
+
+    def candidates() -> list[Route]:
+        return _failover_candidates(ctx, chosen, images) if route is None else []
+
+    def waiting_for() -> str:
+        return f"{current.vendor.name}/{current.spec.model_name}"
+
     try:
-        async with heartbeat(ctx.progress, settings.heartbeat_s, label):
-            result = await call_with_retries(chosen.provider, request, spec, policy, attempts=attempts)
-    except ProviderError as exc:
-        raise ToolError(
-            "provider_error",
-            exc.describe(),
-            provider=chosen.vendor.name,
-            model=spec.model_name,
-            retryable=exc.retryable,
-            attempts=attempts.count,
-        ) from exc
-    cost = spec.cost_usd(result.usage.input_tokens, result.usage.output_tokens)
+        async with heartbeat(ctx.progress, settings.heartbeat_s, waiting_for):
+            (result, plan), answered, hops = await call_with_failover(chosen, call, candidates)
+    except FailoverExhausted as exc:
+        raise _provider_failure(exc, attempts) from exc.error
+    usage = result.usage
     return Answer(
         text=result.text,
         result=result,
-        route=chosen,
+        route=answered,
         plan=plan,
-        cost_usd=cost,
+        cost_usd=answered.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
         attempts=attempts.count,
         notes=tuple(result.notes),
         passed=tuple(FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in files),
+        failover=hops,
     )
 
 
@@ -227,7 +280,10 @@ def exchange_turns(
     """The user turn and assistant turn that record one model exchange on the thread."""
     refs = answer.file_refs()
     user = Turn(role="user", content=user_text, files=refs, images=tuple(i for i in images if not i.startswith("data:")), tool_name=tool_name)
-    meta = {"tokens": answer.metadata()["tokens"], "cost_usd": round(answer.cost_usd, 6), **(extra_meta or {})}
+    meta: dict[str, Any] = {"tokens": answer.metadata()["tokens"], "cost_usd": round(answer.cost_usd, 6)}
+    if answer.failover:
+        meta["failover"] = [h.as_dict() for h in answer.failover]
+    meta.update(extra_meta or {})
     assistant = Turn(
         role="assistant",
         content=answer.text,

@@ -142,6 +142,11 @@ class Dispatcher:
                 checked = policy.check(prompt_files[0])
             except (PathRefusedError, FileMissingError) as exc:
                 raise ToolError("path_refused", f"{PROMPT_FILE_NAME}: {exc}") from exc
+            if not checked.is_file():
+                raise ToolError(
+                    "path_refused",
+                    f"{PROMPT_FILE_NAME}: '{prompt_files[0]}' is not a file; pass the text file that holds the prompt.",
+                )
             loaded = checked.read_text(encoding="utf-8", errors="replace")
             text = f"{loaded}\n\n{text}".strip() if text else loaded
             remaining = [p for p in paths if Path(p).name != PROMPT_FILE_NAME]
@@ -211,6 +216,7 @@ class Dispatcher:
         offer = None
         if tool.conversational and thread is not None:
             metadata["thread_cost_usd"] = thread.total_cost_usd
+            metadata["thread_tokens"] = thread.token_totals()
             if output.offer_continuation:
                 remaining = max(0, self.services.settings.max_conversation_turns - len(thread.turns))
                 offer = ContinuationOffer(

@@ -53,13 +53,15 @@ class ThreadsTool(Tool):
             thread = await store.get(thread_id)
         except ThreadNotFoundError as exc:
             raise ToolError("unknown_thread", str(exc)) from exc
-        totals = {"turns": len(thread.turns), "cost_usd": thread.total_cost_usd, "tokens": thread.token_totals()}
+        tokens = thread.token_totals()
+        totals = {"turns": len(thread.turns), "cost_usd": thread.total_cost_usd, "tokens": tokens}
         if request.action == "export":
             return ToolOutput(content=thread.model_dump_json(indent=2), content_type="json", metadata=totals)
         lines = [
             f"# Conversation {thread.thread_id}",
             f"Started by `{thread.tool_name}` at {thread.created_at:%Y-%m-%d %H:%M} UTC; "
             f"{len(thread.turns)} turns; models: {', '.join(thread.models_used) or '-'}; cost ${thread.total_cost_usd:.4f}.",
+            "Tokens: " + ", ".join(f"{n:,} {kind}" for kind, n in tokens.items()) + ".",
             "",
         ]
         for number, turn in enumerate(thread.turns, 1):

@@ -14,8 +14,11 @@ ProgressFn = Callable[[float, str], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def heartbeat(report: ProgressFn, interval: float, label: str) -> AsyncIterator[None]:
-    """Report elapsed time every `interval` seconds until the block exits."""
+async def heartbeat(report: ProgressFn, interval: float, label: str | Callable[[], str]) -> AsyncIterator[None]:
+    """Report elapsed time every `interval` seconds until the block exits.
+
+    `label` names what is awaited; a callable is read at each beat, so it can follow a failover.
+    """
     started = time.monotonic()
 
     async def beat() -> None:
@@ -25,7 +28,8 @@ async def heartbeat(report: ProgressFn, interval: float, label: str) -> AsyncIte
             ticks += 1
             elapsed = time.monotonic() - started
             try:
-                await report(float(ticks), f"waiting for {label}: {elapsed:.0f}s elapsed")
+                what = label() if callable(label) else label
+                await report(float(ticks), f"waiting for {what}: {elapsed:.0f}s elapsed")
             except Exception:  # a client that went away must not break the call itself
                 logger.debug("progress notification failed", exc_info=True)
                 return

@@ -87,7 +87,12 @@ class PathPolicy:
                 f"e.g. '/home/me/project/{example}'."
             )
         # Resolve symlinks and '..' first so every check below sees where the read would land.
-        resolved = expanded.resolve(strict=False)
+        try:
+            resolved = expanded.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:  # a symlink loop raises RuntimeError on Python 3.11
+            raise PathRefusedError(
+                f"Cannot resolve {raw!r} ({exc}). Pass a path that resolves (no symlink loop)."
+            ) from exc
         self._refuse_system(raw, resolved)
         self._refuse_outside_roots(raw, resolved)
         # The name as given matters too: a '.env' symlink to a harmless file is still refused.
@@ -97,7 +102,11 @@ class PathPolicy:
                 "credentials), which must not be sent to a model. Leave it out, or set "
                 "QUORUM_ALLOW_SECRET_FILES=true if you really mean to share it."
             )
-        if not resolved.exists():
+        try:
+            exists = resolved.exists()
+        except OSError as exc:  # e.g. a file name longer than the file system allows
+            raise PathRefusedError(f"Cannot use {raw!r}: {exc.strerror or exc}. Pass a valid path.") from exc
+        if not exists:
             raise FileMissingError(
                 f"No such file or directory: {raw!r}"
                 + (f" (resolves to '{resolved}')" if str(resolved) != raw else "")

@@ -1,0 +1,129 @@
+"""Request shaping both wire adapters share: images, system prompt, temperature, output cap, thinking.
+
+Each helper applies one catalogue fact to a request and appends a note when it changes what was asked,
+so the caller sees in the response metadata what the model really got.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import functools
+import ssl
+import time
+from collections.abc import Mapping
+
+from providers.base import GenerateRequest, ImageInput, ThinkingMode
+from providers.catalogue import Effort, ModelSpec
+from providers.errors import BadRequestError
+
+EFFORT_SCALE: tuple[Effort, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
+# What a model with an effort setting accepts when its catalogue entry does not say.
+DEFAULT_EFFORTS: tuple[Effort, ...] = ("minimal", "low", "medium", "high")
+
+
+def pick_effort(mode: ThinkingMode, spec: ModelSpec) -> tuple[Effort, str | None]:
+    """The accepted effort closest to a thinking mode ("max": the highest accepted), and a note if it moved."""
+    allowed = spec.reasoning_efforts or DEFAULT_EFFORTS
+    if mode == "max":
+        return max(allowed, key=EFFORT_SCALE.index), None
+    wanted = EFFORT_SCALE.index(mode)
+    # Ties go up: a little more thinking is a safer substitute than less.
+    best = min(allowed, key=lambda e: (abs(EFFORT_SCALE.index(e) - wanted), -EFFORT_SCALE.index(e)))
+    if best == mode:
+        return best, None
+    return best, f"thinking mode '{mode}' sent as '{best}': the model accepts {', '.join(allowed)}"
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if given."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lowered:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        raw = lowered.get("retry-after")
+        if raw is None:
+            return None
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw or "")
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@functools.cache
+def shared_tls_context() -> ssl.SSLContext:
+    """One TLS context for every client: loading the CA bundle costs ~0.05-0.1 s each time."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
+def data_url(image: ImageInput) -> str:
+    return f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode('ascii')}"
+
+
+def check_images(request: GenerateRequest, spec: ModelSpec, provider: str) -> None:
+    """Refuse images the model cannot take, before anything is sent."""
+    if not request.images:
+        return
+    if not spec.supports_images:
+        raise BadRequestError(
+            f"{provider} model '{spec.model_name}' does not accept images; remove them or choose a model "
+            "that supports images", provider=provider, model=spec.model_name)
+    limit = spec.max_image_size_mb * 1024 * 1024
+    for image in request.images:
+        if limit and len(image.data) > limit:
+            raise BadRequestError(
+                f"an image of {len(image.data) / 1048576:.1f} MB exceeds the {spec.max_image_size_mb:g} MB "
+                f"limit of {provider} model '{spec.model_name}'; shrink it or send fewer images",
+                provider=provider, model=spec.model_name)
+
+
+def fold_system_prompt(request: GenerateRequest, spec: ModelSpec) -> tuple[str, list[tuple[str, str]]]:
+    """(system prompt to send separately, [(role, text)]): folded into the first user turn if unsupported."""
+    turns: list[tuple[str, str]] = [(m.role, m.content) for m in request.messages]
+    if spec.supports_system_prompt or not request.system_prompt:
+        return request.system_prompt, turns
+    first_user = next((i for i, (role, _) in enumerate(turns) if role == "user"), None)
+    if first_user is None:
+        return "", [("user", request.system_prompt), *turns]
+    turns[first_user] = ("user", f"{request.system_prompt}\n\n{turns[first_user][1]}")
+    return "", turns
+
+
+def apply_temperature(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> float | None:
+    """The temperature the model's rule allows, noting any change from what was asked."""
+    temperature, note = spec.temperature.apply(request.temperature)
+    if note:
+        notes.append(note)
+    return temperature
+
+
+def output_limit(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> int | None:
+    """The requested output cap, held to the model's own maximum."""
+    if request.max_output_tokens is None:
+        return None
+    if request.max_output_tokens > spec.max_output_tokens:
+        notes.append(f"max output tokens {request.max_output_tokens} lowered to the model's limit "
+                     f"{spec.max_output_tokens}")
+        return spec.max_output_tokens
+    return request.max_output_tokens
+
+
+def reasoning_effort(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> Effort | None:
+    """The effort level to send for the request's thinking mode, or None (noted) when the model has none."""
+    if request.thinking_mode is None:
+        return None
+    if spec.thinking_style != "effort":
+        notes.append(f"thinking mode '{request.thinking_mode}' not applied: the model has no reasoning effort setting")
+        return None
+    effort, note = pick_effort(request.thinking_mode, spec)
+    if note:
+        notes.append(note)
+    return effort

@@ -1,0 +1,148 @@
+"""A Quorum wired to the fake provider over the OpenAI wire, the Gemini wire or both, driven by an MCP client.
+
+The OpenAI wire is reached through the custom (OpenAI-compatible) vendor at `CUSTOM_API_URL`; the Gemini
+wire through the native Gemini vendor with `GEMINI_BASE_URL` pointed at the fake. Each wire gets a small
+catalogue of its own, so nothing depends on the shipped conf/ files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from utils.settings import Settings
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One wire format as Quorum is configured to reach it: vendor name and the models it serves."""
+
+    name: str
+    vendor: str
+    model: str
+    second_model: str
+
+
+OPENAI = Wire("openai", vendor="custom", model="gpt-fake", second_model="o-fake")
+GEMINI = Wire("gemini", vendor="gemini", model="gemini-fake-pro", second_model="gemini-fake-flash")
+WIRES: dict[str, Wire] = {w.name: w for w in (OPENAI, GEMINI)}
+
+
+def _entry(name: str, alias: str, score: int) -> dict[str, Any]:
+    return {
+        "model_name": name,
+        "aliases": [alias],
+        "context_window": 64_000,
+        "max_output_tokens": 4_000,
+        "intelligence_score": score,
+        "supports_images": True,
+        "max_image_size_mb": 1.0,
+        "temperature": {"kind": "range", "min": 0.0, "max": 1.0},
+        "input_price_per_mtok": 1.0,
+        "output_price_per_mtok": 2.0,
+    }
+
+
+def wire_env(fake_url: str, home: Path, wires: Iterable[str] = ("openai", "gemini"), **extra: str) -> dict[str, str]:
+    """The environment of a Quorum whose only providers are the fake, over the given wires."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "QUORUM_HOME": str(home),
+        "QUORUM_STORAGE": "sqlite",
+        "QUORUM_RETRY_BASE_DELAY_S": "0.01",
+        "QUORUM_MAX_RETRIES": "2",
+        "QUORUM_PROVIDER_TIMEOUT_S": "15",
+        "LOG_LEVEL": "WARNING",
+    }
+    for name in wires:
+        wire = WIRES[name]
+        catalogue = home / f"{wire.vendor}_catalogue.json"
+        models = [_entry(wire.model, f"{name}-main", 12), _entry(wire.second_model, f"{name}-second", 9)]
+        catalogue.write_text(json.dumps({"models": models}), encoding="utf-8")
+        if name == "openai":
+            env.update({"CUSTOM_API_URL": f"{fake_url}/v1", "CUSTOM_MODELS_CONFIG_PATH": str(catalogue)})
+        else:
+            env.update({"GEMINI_API_KEY": "fake-gemini-key-0123", "GEMINI_BASE_URL": fake_url,
+                        "GEMINI_MODELS_CONFIG_PATH": str(catalogue)})
+    env.update(extra)
+    return env
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a client got back: the decoded envelope and the MCP error flag."""
+
+    envelope: dict[str, Any]
+    is_error: bool
+
+    @property
+    def status(self) -> str:
+        return str(self.envelope.get("status"))
+
+    @property
+    def content(self) -> str:
+        return str(self.envelope.get("content"))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.envelope.get("metadata") or {})
+
+    @property
+    def continuation_id(self) -> str | None:
+        offer = self.envelope.get("continuation_offer") or {}
+        return offer.get("continuation_id")
+
+
+class Session:
+    """A connected MCP client with the few calls the fault and fuzz suites need."""
+
+    def __init__(self, client: Any, services: Any) -> None:
+        self.client = client
+        self.services = services
+
+    async def call(self, tool: str, arguments: Mapping[str, Any] | None = None) -> Reply:
+        result = await self.client.call_tool(tool, dict(arguments or {}))
+        assert len(result.content) == 1, f"{tool} returned {len(result.content)} content blocks"
+        return Reply(json.loads(result.content[0].text), bool(result.is_error))
+
+    async def ok(self, tool: str, **arguments: Any) -> Reply:
+        reply = await self.call(tool, arguments)
+        assert not reply.is_error and reply.status != "error", reply.envelope
+        return reply
+
+    async def fail(self, tool: str, **arguments: Any) -> Reply:
+        reply = await self.call(tool, arguments)
+        assert reply.is_error and reply.status == "error", reply.envelope
+        return reply
+
+    async def export(self, thread_id: str) -> dict[str, Any]:
+        """The thread as the threads tool exports it."""
+        reply = await self.ok("threads", action="export", continuation_id=thread_id)
+        exported: dict[str, Any] = json.loads(reply.content)
+        return exported
+
+
+@contextlib.asynccontextmanager
+async def quorum_session(env: Mapping[str, str], cwd: Path) -> AsyncIterator[Session]:
+    """Build Quorum from `env`, connect an in-memory MCP client, and close providers and store afterwards."""
+    from mcp import Client
+
+    from server import build_services, create_server
+
+    services = build_services(Settings.from_env(dict(env)), cwd=cwd)
+    try:
+        async with Client(create_server(services)) as client:
+            yield Session(client, services)
+    finally:
+        await services.registry.aclose()
+        await services.store.close()
+
+
+def warm_sdks() -> None:
+    """Import both provider SDKs once, so a cold import never eats into a short per-call timeout."""
+    import google.genai  # noqa: F401
+    import openai  # noqa: F401
