@@ -69,6 +69,12 @@ class ContentBlockedError(ProviderError):
     kind = "content_blocked"
 
 
+class OutputLimitError(ProviderError):
+    """The output limit was used up (often by reasoning) before any answer text: asking again will not help."""
+
+    kind = "output_limit"
+
+
 class EmptyResponseError(RetryableError):
     """The provider returned no text."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, OutputLimitError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.shaping import (
@@ -100,6 +100,12 @@ class GeminiProvider:
                 options.base_url = self.base_url
             self._client = genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
         return self._client
+
+    async def warm_up(self) -> None:
+        """Import the SDK and build the client off the event loop, outside any call's time bound."""
+        if self._client is None:
+            client = await asyncio.to_thread(self._get_client)
+            self._client = self._client or client
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -188,8 +194,9 @@ class GeminiProvider:
         if not text.strip():
             hint = ("the output limit was used up before any text (thinking counts); raise max output tokens or "
                     "lower the thinking mode" if finish == "MAX_TOKENS" else "retry the request")
-            raise EmptyResponseError(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
-                                     provider=self.name, model=model)
+            error = OutputLimitError if finish == "MAX_TOKENS" else EmptyResponseError
+            raise error(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
+                        provider=self.name, model=model)
         meta = getattr(response, "usage_metadata", None)
         thoughts = getattr(meta, "thoughts_token_count", None) or 0
         usage = Usage(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, OutputLimitError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.shaping import (
@@ -141,6 +141,12 @@ class OpenAICompatibleProvider:
                 self._client = openai.AsyncOpenAI(base_url=self.base_url, **common)
         return self._client
 
+    async def warm_up(self) -> None:
+        """Import the SDK and build the client off the event loop, outside any call's time bound."""
+        if self._client is None:
+            client = await asyncio.to_thread(self._get_client)
+            self._client = self._client or client
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
@@ -217,10 +223,12 @@ class OpenAICompatibleProvider:
         return ContentBlockedError(f"{self.name} model '{model}' withheld its answer (content filter); rephrase the "
                                    "request or try another model", provider=self.name, model=model)
 
-    def _empty(self, model: str, finish: str | None) -> EmptyResponseError:
+    def _empty(self, model: str, finish: str | None) -> ProviderError:
+        limited = finish in ("length", "max_output_tokens")
         hint = ("the output limit was used up before any text (reasoning counts); raise max output tokens or "
-                "lower the thinking mode" if finish in ("length", "max_output_tokens") else "retry the request")
-        return EmptyResponseError(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
+                "lower the thinking mode" if limited else "retry the request")
+        error = OutputLimitError if limited else EmptyResponseError
+        return error(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
                                   provider=self.name, model=model)
 
     def _parse_chat(self, completion: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:

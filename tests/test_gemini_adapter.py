@@ -16,7 +16,7 @@ import pytest
 from providers.base import GenerateRequest, ImageInput, Message, Provider
 from providers.catalogue import ModelSpec, TemperatureRule
 from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    OutputLimitError, AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.gemini import GeminiProvider
@@ -198,10 +198,11 @@ async def test_a_rate_limit_takes_its_wait_from_retry_after_or_from_retry_info(p
     assert waits == [4.0, 17.0, None]
 
 
-async def test_an_empty_answer_cut_by_the_output_limit_says_to_raise_it(provider, fake_server) -> None:
+async def test_an_empty_answer_cut_by_the_output_limit_says_to_raise_it_and_is_not_retryable(provider, fake_server) -> None:
     fake_server.script(ReplySpec(empty=True, finish_reason="MAX_TOKENS"))
-    with pytest.raises(EmptyResponseError, match="raise max output tokens"):
+    with pytest.raises(OutputLimitError, match="raise max output tokens") as caught:
         await provider.generate(request(), spec())
+    assert caught.value.retryable is False
 
 
 async def test_a_refused_key_is_reported_without_echoing_it(provider, fake_server) -> None:

@@ -16,7 +16,7 @@ import pytest
 from providers.base import GenerateRequest, ImageInput, Message, Provider
 from providers.catalogue import ModelSpec, TemperatureRule
 from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    OutputLimitError, AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.openai_compat import AzureSettings, OpenAICompatibleProvider, retry_after_seconds
@@ -254,10 +254,11 @@ def test_retry_after_reads_milliseconds_seconds_and_http_dates() -> None:
     assert retry_after_seconds({"Retry-After": "soon"}) is None and retry_after_seconds({}) is None
 
 
-async def test_an_empty_answer_cut_by_the_output_limit_says_to_raise_it(provider, fake_server) -> None:
+async def test_an_empty_answer_cut_by_the_output_limit_says_to_raise_it_and_is_not_retryable(provider, fake_server) -> None:
     fake_server.script(ReplySpec(empty=True, finish_reason="length"))
-    with pytest.raises(EmptyResponseError, match="raise max output tokens"):
+    with pytest.raises(OutputLimitError, match="raise max output tokens") as caught:
         await provider.generate(request(), spec())
+    assert caught.value.retryable is False
 
 
 async def test_a_refused_key_is_reported_without_echoing_it(provider, fake_server) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from tools.context import ProgressFn, RequestContext, Services, no_progress
 from utils.budget import allocate
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
+from utils.files import FileTooLargeError, read_file
 from utils.security import FileMissingError, PathPolicy, PathRefusedError
-from utils.storage.base import ThreadFullError, ThreadNotFoundError
+from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +69,13 @@ class Dispatcher:
             return await self._call(name, arguments or {}, progress, spill), False, spill[-1]
         except ToolError as exc:
             return error_envelope(exc.kind, exc.message, name, **exc.details), True, spill[-1]
+        except (StoreError, sqlite3.Error) as exc:
+            logger.exception("conversation store failed during %s", name)
+            message = (
+                f"Quorum could not read or write its conversation store ({exc}). Nothing new was recorded. "
+                "Retry the call; if it keeps failing, check that QUORUM_HOME is writable and on a local disk."
+            )
+            return error_envelope("storage_error", message, name), True, spill[-1]
         except Exception:
             logger.exception("tool %s failed unexpectedly", name)
             message = (
@@ -147,7 +156,10 @@ class Dispatcher:
                     "path_refused",
                     f"{PROMPT_FILE_NAME}: '{prompt_files[0]}' is not a file; pass the text file that holds the prompt.",
                 )
-            loaded = checked.read_text(encoding="utf-8", errors="replace")
+            try:
+                loaded = read_file(checked, max_bytes=self.services.settings.max_file_bytes).text
+            except FileTooLargeError as exc:
+                raise ToolError("file_too_large", f"{PROMPT_FILE_NAME}: {exc}") from exc
             text = f"{loaded}\n\n{text}".strip() if text else loaded
             remaining = [p for p in paths if Path(p).name != PROMPT_FILE_NAME]
             return request.model_copy(update={field: text, list_field: remaining})

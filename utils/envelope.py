@@ -34,6 +34,7 @@ ErrorKind = Literal[
     "provider_error",
     "budget_exceeded",
     "internal_error",
+    "storage_error",
     "tool_error",
 ]
 
