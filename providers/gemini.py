@@ -79,6 +79,7 @@ class GeminiProvider:
         self._api_version = api_version
         # Held for the provider's lifetime: a client that is garbage-collected closes its transport.
         self._client: genai.Client | None = None
+        self._warm_lock = asyncio.Lock()
 
     def models(self) -> list[ModelSpec]:
         return list(self._models)
@@ -104,8 +105,10 @@ class GeminiProvider:
     async def warm_up(self) -> None:
         """Import the SDK and build the client off the event loop, outside any call's time bound."""
         if self._client is None:
-            client = await asyncio.to_thread(self._get_client)
-            self._client = self._client or client
+            # One build at a time: concurrent first calls must not each create (and leak) a client.
+            async with self._warm_lock:
+                if self._client is None:
+                    await asyncio.to_thread(self._get_client)
 
     async def aclose(self) -> None:
         if self._client is not None:
