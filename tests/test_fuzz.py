@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Coroutine, Iterator
@@ -157,10 +158,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveQuorum]:
         # '~' in a fuzzed path must land in the sandbox, never in the real home directory.
         mp.setenv("HOME", str(root / "home-dir"))
         (root / "home-dir").mkdir()
+        # clink must never start a real agent CLI found on PATH: every CLI name points at a harmless fake.
+        fake_cli = root / "fake-cli"
+        fake_cli.write_text(f"#!{sys.executable}\nimport sys\nsys.stdin.read()\nprint('fuzz cli answer')\n")
+        fake_cli.chmod(0o755)
+        clink = {f"QUORUM_CLINK_{name}_COMMAND": str(fake_cli) for name in ("GEMINI", "CLAUDE", "CODEX")}
         env = wire_env(
             fake.url, root / "quorum-home", ("openai", "gemini"),
             QUORUM_MAX_RETRIES="0", QUORUM_MAX_PROMPT_CHARS="5000", QUORUM_MAX_FILE_BYTES="20000",
-            MAX_CONVERSATION_TURNS="8", MAX_MCP_OUTPUT_TOKENS="3000",
+            MAX_CONVERSATION_TURNS="8", MAX_MCP_OUTPUT_TOKENS="3000", QUORUM_CLINK_TIMEOUT_S="20", **clink,
         )
         domain = Domain(models=(OPENAI.model, GEMINI.model, OPENAI.second_model, "openai-main", "gemini-second"),
                         good_paths=good, awkward_paths=awkward, project=str(project), repo=str(project / "repo"),

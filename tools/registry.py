@@ -7,6 +7,7 @@ import logging
 from tools.base import Tool
 from tools.challenge import ChallengeTool
 from tools.chat import ChatTool
+from tools.clink import ClinkTool
 from tools.listmodels import ListModelsTool
 from tools.threads import ThreadsTool
 from tools.version import VersionTool
@@ -21,6 +22,7 @@ def all_tools() -> list[Tool]:
         ChatTool(),
         *workflow_tools(),
         ConsensusTool(),
+        ClinkTool(),
         ChallengeTool(),
         ThreadsTool(),
         ListModelsTool(),
