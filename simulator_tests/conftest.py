@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.spawn import FakeProcess, fake_provider_process, quorum_env, stdio_params
+from tests.replies import Reply
 
 # A stuck server must fail the test, not hang the suite.
 CALL_TIMEOUT_S = 60.0
@@ -33,31 +34,7 @@ TWO_MODELS = {
 }
 
 
-@dataclass(frozen=True)
-class Reply:
-    """One tool result as a client sees it: the parsed envelope and the MCP error flag."""
 
-    envelope: dict[str, Any]
-    is_error: bool
-
-    @property
-    def content(self) -> str:
-        return str(self.envelope.get("content", ""))
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return dict(self.envelope.get("metadata") or {})
-
-    @property
-    def error_kind(self) -> str | None:
-        return self.metadata.get("error_kind")
-
-    @property
-    def continuation_id(self) -> str:
-        offer = self.envelope.get("continuation_offer") or {}
-        thread_id = offer.get("continuation_id")
-        assert thread_id, f"no continuation offered: {self.envelope}"
-        return str(thread_id)
 
 
 def parse_result(result: Any) -> Reply:

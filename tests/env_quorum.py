@@ -9,33 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.replies import Reply as Result
 from utils.settings import Settings
 
 
-@dataclass(frozen=True)
-class Result:
-    """One tool result as the client sees it."""
 
-    envelope: dict[str, Any]
-    is_error: bool
-
-    @property
-    def content(self) -> str:
-        return str(self.envelope.get("content", ""))
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return dict(self.envelope.get("metadata") or {})
-
-    @property
-    def thread_id(self) -> str:
-        offer = self.envelope.get("continuation_offer") or {}
-        assert offer.get("continuation_id"), f"no continuation offered: {self.envelope}"
-        return str(offer["continuation_id"])
 
 
 class Quorum:
@@ -47,7 +28,7 @@ class Quorum:
 
     async def call(self, tool: str, progress_callback: Any = None, **arguments: Any) -> Result:
         raw = await self.client.call_tool(tool, arguments, progress_callback=progress_callback)
-        return Result(json.loads(raw.content[0].text), bool(raw.is_error))
+        return Result.of(raw)
 
     async def ok(self, tool: str, **arguments: Any) -> Result:
         result = await self.call(tool, **arguments)

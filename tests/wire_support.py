@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.replies import Reply
 from utils.settings import Settings
 
 
@@ -72,29 +73,7 @@ def wire_env(fake_url: str, home: Path, wires: Iterable[str] = ("openai", "gemin
     return env
 
 
-@dataclass(frozen=True)
-class Reply:
-    """What a client got back: the decoded envelope and the MCP error flag."""
 
-    envelope: dict[str, Any]
-    is_error: bool
-
-    @property
-    def status(self) -> str:
-        return str(self.envelope.get("status"))
-
-    @property
-    def content(self) -> str:
-        return str(self.envelope.get("content"))
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return dict(self.envelope.get("metadata") or {})
-
-    @property
-    def continuation_id(self) -> str | None:
-        offer = self.envelope.get("continuation_offer") or {}
-        return offer.get("continuation_id")
 
 
 class Session:
@@ -107,7 +86,7 @@ class Session:
     async def call(self, tool: str, arguments: Mapping[str, Any] | None = None) -> Reply:
         result = await self.client.call_tool(tool, dict(arguments or {}))
         assert len(result.content) == 1, f"{tool} returned {len(result.content)} content blocks"
-        return Reply(json.loads(result.content[0].text), bool(result.is_error))
+        return Reply.of(result)
 
     async def ok(self, tool: str, **arguments: Any) -> Reply:
         reply = await self.call(tool, arguments)
