@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
+from providers.lazy_client import LazyClient
 from providers.errors import (
     AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, OutputLimitError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
@@ -61,7 +62,7 @@ def _retry_delay_from_body(details: Any) -> float | None:
     return None
 
 
-class GeminiProvider:
+class GeminiProvider(LazyClient):
     """Gemini models served by the Gemini Developer API (or a compatible base URL)."""
 
     def __init__(
@@ -79,7 +80,6 @@ class GeminiProvider:
         self._api_version = api_version
         # Held for the provider's lifetime: a client that is garbage-collected closes its transport.
         self._client: genai.Client | None = None
-        self._warm_lock = asyncio.Lock()
 
     def models(self) -> list[ModelSpec]:
         return list(self._models)
@@ -101,14 +101,6 @@ class GeminiProvider:
                 options.base_url = self.base_url
             self._client = genai.Client(api_key=self._api_key, vertexai=False, http_options=options)
         return self._client
-
-    async def warm_up(self) -> None:
-        """Import the SDK and build the client off the event loop, outside any call's time bound."""
-        if self._client is None:
-            # One build at a time: concurrent first calls must not each create (and leak) a client.
-            async with self._warm_lock:
-                if self._client is None:
-                    await asyncio.to_thread(self._get_client)
 
     async def aclose(self) -> None:
         if self._client is not None:

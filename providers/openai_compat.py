@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
+from providers.lazy_client import LazyClient
 from providers.errors import (
     AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, OutputLimitError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
@@ -102,7 +103,7 @@ def chat_usage(completion: Any) -> Usage:
                  cached_tokens=cached)
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(LazyClient):
     """A configured OpenAI-compatible endpoint (OpenAI, xAI, OpenRouter, Azure, DIAL, local servers)."""
 
     def __init__(
@@ -119,7 +120,6 @@ class OpenAICompatibleProvider:
         self._connect_timeout = connect_timeout
         self._timeout = timeout
         self._client: openai.AsyncOpenAI | None = None
-        self._warm_lock = asyncio.Lock()
 
     def models(self) -> list[ModelSpec]:
         return list(self._models)
@@ -141,14 +141,6 @@ class OpenAICompatibleProvider:
             else:
                 self._client = openai.AsyncOpenAI(base_url=self.base_url, **common)
         return self._client
-
-    async def warm_up(self) -> None:
-        """Import the SDK and build the client off the event loop, outside any call's time bound."""
-        if self._client is None:
-            # One build at a time: concurrent first calls must not each create (and leak) a client.
-            async with self._warm_lock:
-                if self._client is None:
-                    await asyncio.to_thread(self._get_client)
 
     async def aclose(self) -> None:
         if self._client is not None:
