@@ -146,6 +146,9 @@ async def test_a_failing_model_is_reported_beside_the_others(h):
     assert "key refused" in got[("beta", "against")]["error"] and got[("beta", "against")]["answer"] is None
     assert got[("alpha", "for")]["status"] == "ok" and got[("gamma", "neutral")]["status"] == "ok"
     assert json.loads(body["content"])["answered"] == "2/3"
+    assert "beta" not in body["metadata"]["model_used"].split(", ")  # only models that answered
+    failed = next(m for m in body["metadata"]["models"] if m["model"] == "beta")
+    assert failed["status"] == "error" and failed["attempts"] == 1
     cid = body["continuation_offer"]["continuation_id"]
     shown = await h.ok("threads", action="show", continuation_id=cid)
     assert shown["metadata"]["turns"] == 3  # the proposal and the two answers

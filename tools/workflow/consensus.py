@@ -139,6 +139,7 @@ class Perspective:
     error_kind: ErrorKind | None = None
     seconds: float = 0.0
     note: str | None = None
+    attempts: int | None = None
 
     @property
     def model(self) -> str:
@@ -178,7 +179,7 @@ class Perspective:
             "tokens": meta.get("tokens"),
             "cost_usd": meta.get("cost_usd", 0.0),
             "seconds": round(self.seconds, 3),
-            "attempts": meta.get("attempts"),
+            "attempts": meta.get("attempts", self.attempts),
         }
 
 
@@ -326,7 +327,10 @@ class ConsensusTool(Tool):
                     route=route,
                 )
         except ToolError as exc:
-            return Perspective(entry, route, error=exc.message, error_kind=exc.kind, seconds=time.monotonic() - started, note=note)
+            return Perspective(
+                entry, route, error=exc.message, error_kind=exc.kind, seconds=time.monotonic() - started, note=note,
+                attempts=exc.details.get("attempts"),
+            )
         except TimeoutError:
             message = f"no answer within {deadline:g}s, this model's time bound in consensus (QUORUM_PROVIDER_TIMEOUT_S)"
             return Perspective(entry, route, error=message, error_kind="provider_error", seconds=time.monotonic() - started, note=note)
@@ -369,8 +373,9 @@ class ConsensusTool(Tool):
             for key, value in (p.usage()["tokens"] or {}).items():
                 totals[key] = totals.get(key, 0) + int(value or 0)
         metadata = {
-            "model_used": ", ".join(dict.fromkeys(p.model for p in perspectives)),
-            "provider_used": ", ".join(dict.fromkeys(p.provider for p in perspectives)),
+            # Only the models that actually answered; failures are listed under "models" with their reason.
+            "model_used": ", ".join(dict.fromkeys(p.model for p in perspectives if p.answer)),
+            "provider_used": ", ".join(dict.fromkeys(p.provider for p in perspectives if p.answer)),
             "models": [p.usage() for p in perspectives],
             "synthesis": _without_stance(synthesis.usage()) if synthesis else None,
             "tokens": totals,
