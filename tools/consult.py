@@ -112,7 +112,7 @@ def _decode_image(ctx: RequestContext, item: str) -> ImageInput:
         raise ToolError("file_missing", str(exc)) from exc
     mime = mimetypes.guess_type(path.name)[0] or ""
     if not mime.startswith("image/"):
-        raise ToolError("invalid_arguments", f"'{item}' is not an image (png, jpeg, gif, webp).")
+        raise ToolError("invalid_arguments", f"images: '{item}' is not an image file (png, jpeg, gif, webp); pass image paths or data URLs only.")
     return ImageInput(mime_type=mime, data=path.read_bytes())
 
 

@@ -66,7 +66,7 @@ def _open_run(spec: WorkflowSpec, request: Any, ctx: RequestContext) -> tuple[Ru
     if number > 1 and ctx.thread is None:
         raise ToolError(
             "invalid_arguments",
-            f"step_number={number} continues a {spec.name} run, but no continuation_id was given. Pass the "
+            f"step_number={number} continues the {spec.name} run, but no continuation_id was given. Pass the "
             "continuation_id from step 1's response (continuation_offer.continuation_id), or start a new run "
             "with step_number=1.",
         )

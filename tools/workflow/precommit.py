@@ -54,7 +54,7 @@ async def _changes(request: PrecommitRequest, ctx: RequestContext, *, with_diff:
     except GitError as exc:
         raise ToolError(
             "invalid_arguments",
-            f"precommit could not read the change under '{raw}': {exc}. Pass as 'path' a directory inside a git "
+            f"precommit could not read the change under '{raw}': {str(exc).rstrip('.')}. Pass as 'path' a directory inside a git "
             "repository (and a valid compare_to, if any).",
         ) from exc
 
