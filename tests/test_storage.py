@@ -32,7 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _turn(content: str, role: Literal["user", "assistant"] = "user", model: str = "", cost: float = 0.0) -> Turn:
-    return Turn(role=role, content=content, model=model, metadata={"cost_usd": cost} if cost else {})
+    # Priced turns also carry token usage, so the denormalised token totals are exercised too.
+    meta = {"cost_usd": cost, "tokens": {"input": 10, "output": 3}} if cost else {}
+    return Turn(role=role, content=content, model=model, metadata=meta)
 
 
 def _free_port() -> int:
@@ -203,6 +205,7 @@ async def test_summaries_match_the_reference_summary_as_turns_arrive(store: Thre
     [summary] = await store.list()
     assert summary == summarise(await store.get(created.thread_id))
     assert summary.models == ("m0", "gpt-5") and summary.turn_count == 5
+    assert summary.total_tokens == 3 * 13  # three priced turns, each 10 input + 3 output tokens
 
 
 async def test_delete_removes_a_thread_and_reports_whether_it_existed(store: ThreadStore) -> None:

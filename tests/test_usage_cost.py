@@ -104,6 +104,7 @@ async def test_thread_totals_are_in_every_response_and_in_threads_list_show_and_
     assert second.metadata["thread_tokens"] == total_tokens
     assert second.metadata["thread_cost_usd"] == pytest.approx(first_cost + second_cost)
     assert f"${first_cost + second_cost:.4f}" in listed.content
+    assert "| 13,600 |" in listed.content  # input + output tokens of the thread
     for view in (shown, exported):
         assert view.metadata["tokens"] == total_tokens
         assert view.metadata["cost_usd"] == pytest.approx(first_cost + second_cost)

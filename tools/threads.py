@@ -34,12 +34,12 @@ class ThreadsTool(Tool):
             summaries = await store.list(limit=request.limit, offset=request.offset)
             if not summaries:
                 return ToolOutput(content="No conversations stored yet.", content_type="markdown", metadata={"count": 0})
-            lines = ["| continuation_id | tool | updated (UTC) | turns | models | cost | first prompt |", "|---|---|---|---|---|---|---|"]
+            lines = ["| continuation_id | tool | updated (UTC) | turns | models | tokens | cost | first prompt |", "|---|---|---|---|---|---|---|---|"]
             for s in summaries:
                 prompt = s.first_prompt.replace("|", "\\|")
                 lines.append(
                     f"| `{s.thread_id}` | {s.tool_name} | {s.updated_at:%Y-%m-%d %H:%M} | {s.turn_count} | "
-                    f"{', '.join(s.models) or '-'} | ${s.total_cost_usd:.4f} | {prompt} |"
+                    f"{', '.join(s.models) or '-'} | {s.total_tokens:,} | ${s.total_cost_usd:.4f} | {prompt} |"
                 )
             return ToolOutput(content="\n".join(lines), content_type="markdown", metadata={"count": len(summaries)})
         if not request.continuation_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -46,6 +47,16 @@ class ThreadSummary:
     first_prompt: str
     models: tuple[str, ...]
     total_cost_usd: float
+    total_tokens: int = 0
+
+
+def turns_tokens(turns: Sequence[Turn]) -> int:
+    """Input plus output tokens recorded on these turns."""
+    total = 0
+    for turn in turns:
+        usage = turn.metadata.get("tokens") or {}
+        total += int(usage.get("input", 0) or 0) + int(usage.get("output", 0) or 0)
+    return total
 
 
 def summarise(thread: Thread, excerpt: int = 160) -> ThreadSummary:
@@ -60,6 +71,7 @@ def summarise(thread: Thread, excerpt: int = 160) -> ThreadSummary:
         first_prompt=" ".join(prompt.split())[:excerpt],
         models=tuple(thread.models_used),
         total_cost_usd=thread.total_cost_usd,
+        total_tokens=turns_tokens(thread.turns),
     )
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_json
 
 from utils.conversation import Thread, Turn, utcnow
-from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary, turns_tokens
 from utils.storage.sqlite import (
     cutoff_for,
     epoch,
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 # Check liveness and room, append, merge state, refresh the sliding TTL and the index: one atomic step.
 # KEYS: header hash, turns list, state hash, index zset.
 # ARGV: max_turns, cutoff score, now text, now score, ttl ms, thread id, cost delta, has-user flag,
-#       first user prompt, n turns, n state pairs, n models, then turns, state key/value pairs, models.
+#       first user prompt, n turns, n state pairs, n models, then turns, state key/value pairs, models,
+#       and last the token delta.
 _APPEND_LUA = """
 local head, turns, state, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local score = redis.call('HGET', head, 'updated_score')
@@ -49,6 +50,7 @@ for j = i, i + n_models - 1 do
 end
 redis.call('HSET', head, 'updated_at', ARGV[3], 'updated_score', ARGV[4], 'models', models)
 redis.call('HINCRBYFLOAT', head, 'cost', ARGV[7])
+redis.call('HINCRBY', head, 'tokens', ARGV[#ARGV])
 if ARGV[8] == '1' and redis.call('HEXISTS', head, 'first_prompt') == 0 then
   redis.call('HSET', head, 'first_prompt', ARGV[9])
 end
@@ -69,7 +71,7 @@ return #ids
 """
 
 _EXPIRE_BATCH = 500
-_SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", "first_prompt", "models", "cost")
+_SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", "first_prompt", "models", "cost", "tokens")
 
 
 def _pairs(flat: Sequence[str]) -> dict[str, str]:
@@ -134,6 +136,7 @@ class RedisThreadStore:
             "initial_request": to_json(thread.initial_request).decode(),
             "models": "\n".join(merge_models((), thread.turns)),
             "cost": f"{turns_cost(thread.turns):.12f}",
+            "tokens": str(turns_tokens(thread.turns)),
         }
         seed = prompt_seed(thread.initial_request)
         first = seed if seed is not None else first_user_content(thread.turns)
@@ -185,6 +188,7 @@ class RedisThreadStore:
             *(t.model_dump_json() for t in turns),
             *pairs,
             *models,
+            turns_tokens(turns),
         ]
         reply = await self._append_script(keys=[*self._keys(thread_id), self._index], args=args)
         if reply[0] == "missing":
@@ -210,7 +214,7 @@ class RedisThreadStore:
             replies = await pipe.execute()
         summaries = []
         for thread_id, fields, count in zip(ids, replies[::2], replies[1::2], strict=True):
-            tool_name, created_at, updated_at, first_prompt, models, cost = fields
+            tool_name, created_at, updated_at, first_prompt, models, cost, tokens = fields
             if created_at is None:  # the key expired before the index was pruned
                 continue
             summaries.append(
@@ -223,6 +227,7 @@ class RedisThreadStore:
                     first_prompt=excerpt(first_prompt),
                     models=_models(models),
                     total_cost_usd=round(float(cost or 0.0), 6),
+                    total_tokens=int(tokens or 0),
                 )
             )
         return summaries

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic_core import to_json
 
 from utils.conversation import Thread, Turn, utcnow
-from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary, turns_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 (SELECT json_extract(turn, '$.content') FROM turns
                  WHERE thread_id = threads.id AND json_extract(turn, '$.role') = 'user'
                  ORDER BY seq LIMIT 1)), 1, 2000)""",
+    ),
+    (
+        # Token totals for `list`, kept like the cost total; backfilled from the turns already stored.
+        "ALTER TABLE threads ADD COLUMN total_tokens INTEGER NOT NULL DEFAULT 0",
+        """UPDATE threads SET total_tokens = coalesce((
+            SELECT sum(coalesce(json_extract(turn, '$.metadata.tokens.input'), 0)
+                       + coalesce(json_extract(turn, '$.metadata.tokens.output'), 0))
+            FROM turns WHERE thread_id = threads.id), 0)""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -204,7 +212,7 @@ def _prepare_file(path: Path) -> None:
 # --- the store ------------------------------------------------------------------------------------
 
 _HEADER = "parent_id, tool_name, created_at, updated_at, initial_request, state"
-_SUMMARY = "id, tool_name, created_at, updated_at, turn_count, first_prompt, models, total_cost_usd"
+_SUMMARY = "id, tool_name, created_at, updated_at, turn_count, first_prompt, models, total_cost_usd, total_tokens"
 
 
 class SqliteThreadStore:
@@ -302,6 +310,7 @@ class SqliteThreadStore:
             first,
             json.dumps(merge_models((), thread.turns)),
             turns_cost(thread.turns),
+            turns_tokens(thread.turns),
         )
         turn_rows = [(thread.thread_id, seq, t.model_dump_json()) for seq, t in enumerate(thread.turns)]
 
@@ -312,8 +321,8 @@ class SqliteThreadStore:
                 conn.execute("DELETE FROM threads WHERE id = ?", (thread.thread_id,))
                 conn.execute(
                     "INSERT INTO threads (id, parent_id, tool_name, created_at, updated_at, initial_request,"
-                    " state, turn_count, first_prompt, models, total_cost_usd)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " state, turn_count, first_prompt, models, total_cost_usd, total_tokens)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     header,
                 )
                 conn.executemany("INSERT INTO turns (thread_id, seq, turn) VALUES (?, ?, ?)", turn_rows)
@@ -327,6 +336,7 @@ class SqliteThreadStore:
         bodies = [t.model_dump_json() for t in turns]
         patch = {key: json.loads(to_json(value)) for key, value in (state or {}).items()}
         added_cost = turns_cost(turns)
+        added_tokens = turns_tokens(turns)
         new_first = first_user_content(turns)
 
         def work(conn: sqlite3.Connection) -> Thread:
@@ -346,7 +356,7 @@ class SqliteThreadStore:
                 )
                 conn.execute(
                     "UPDATE threads SET state = ?, updated_at = ?, turn_count = ?, first_prompt = ?,"
-                    " models = ?, total_cost_usd = total_cost_usd + ? WHERE id = ?",
+                    " models = ?, total_cost_usd = total_cost_usd + ?, total_tokens = total_tokens + ? WHERE id = ?",
                     (
                         json.dumps({**json.loads(old_state), **patch}),
                         utc_text(utcnow()),
@@ -354,6 +364,7 @@ class SqliteThreadStore:
                         first if first is not None else new_first,
                         json.dumps(merge_models(json.loads(models), turns)),
                         added_cost,
+                        added_tokens,
                         thread_id,
                     ),
                 )
@@ -397,6 +408,7 @@ class SqliteThreadStore:
                     first_prompt=excerpt(r[5]),
                     models=tuple(json.loads(r[6])),
                     total_cost_usd=round(r[7], 6),
+                    total_tokens=int(r[8]),
                 )
                 for r in rows
             ]
