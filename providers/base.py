@@ -76,6 +76,10 @@ class Provider(Protocol):
         """The catalogue entries this provider serves (allow-list already applied)."""
         ...
 
+    async def warm_up(self) -> None:
+        """Do one-time set-up (SDK import, client build) before a call's time bound starts; a no-op if none."""
+        ...
+
     async def generate(self, request: GenerateRequest, spec: ModelSpec) -> GenerateResult:
         """Call the model; raise a ProviderError subclass on failure."""
         ...

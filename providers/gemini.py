@@ -17,12 +17,12 @@ from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
 from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, OutputLimitError, ProviderError,
-    ProviderTimeoutError, RateLimitedError, RetryableError,
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, ProviderError, ProviderTimeoutError,
+    RateLimitedError, RetryableError,
 )
 from providers.shaping import (
-    apply_temperature, check_images, fold_system_prompt, output_limit, pick_effort, retry_after_seconds,
-    shared_tls_context,
+    apply_temperature, check_images, fold_system_prompt, no_text_error, output_limit, pick_effort,
+    retry_after_seconds, shared_tls_context,
 )
 
 if TYPE_CHECKING:
@@ -110,6 +110,7 @@ class GeminiProvider(LazyClient):
     async def generate(self, request: GenerateRequest, spec: ModelSpec) -> GenerateResult:
         """Call the model once; raise a ProviderError subclass on any failure."""
         check_images(request, spec, self.name)
+        await self.warm_up()  # builds the client off the event loop when no caller has yet
         client = self._get_client()
         notes: list[str] = []
         contents, config = self._build(request, spec, notes)
@@ -187,11 +188,7 @@ class GeminiProvider(LazyClient):
         # Thought summaries are not the answer.
         text = "".join(p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False))
         if not text.strip():
-            hint = ("the output limit was used up before any text (thinking counts); raise max output tokens or "
-                    "lower the thinking mode" if finish == "MAX_TOKENS" else "retry the request")
-            error = OutputLimitError if finish == "MAX_TOKENS" else EmptyResponseError
-            raise error(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
-                        provider=self.name, model=model)
+            raise no_text_error(self.name, model, finish, limited=finish == "MAX_TOKENS", spent_on="thinking")
         meta = getattr(response, "usage_metadata", None)
         thoughts = getattr(meta, "thoughts_token_count", None) or 0
         usage = Usage(

@@ -18,12 +18,12 @@ from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
 from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, OutputLimitError, ProviderError,
-    ProviderTimeoutError, RateLimitedError, RetryableError,
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, ProviderError, ProviderTimeoutError,
+    RateLimitedError, RetryableError,
 )
 from providers.shaping import (
-    apply_temperature, check_images, data_url, fold_system_prompt, output_limit, reasoning_effort,
-    retry_after_seconds, shared_tls_context,
+    apply_temperature, check_images, data_url, fold_system_prompt, image_turn, no_text_error, output_limit,
+    reasoning_effort, retry_after_seconds, shared_tls_context,
 )
 
 __all__ = ["AzureSettings", "OpenAICompatibleProvider", "chat_messages", "responses_input", "retry_after_seconds"]
@@ -51,30 +51,24 @@ class AzureSettings:
 def chat_messages(request: GenerateRequest, spec: ModelSpec) -> list[dict[str, Any]]:
     """Chat-completions messages; images ride on the last user message as data-URL parts."""
     system, turns = fold_system_prompt(request, spec)
+    carrier = image_turn(request, turns)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    messages += [{"role": role, "content": text} for role, text in turns]
-    if request.images:
-        last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
-        if last_user is None:
-            messages.append({"role": "user", "content": ""})
-            last_user = len(messages) - 1
-        text = messages[last_user]["content"]
-        messages[last_user]["content"] = [{"type": "text", "text": text}] + [
+    for i, (role, text) in enumerate(turns):
+        content: Any = text if i != carrier else [{"type": "text", "text": text}] + [
             {"type": "image_url", "image_url": {"url": data_url(img)}} for img in request.images]
+        messages.append({"role": role, "content": content})
     return messages
 
 
 def responses_input(request: GenerateRequest, spec: ModelSpec) -> tuple[str, list[dict[str, Any]]]:
-    """(instructions, input items) for the responses API."""
+    """(instructions, input items) for the responses API; images ride on the last user item."""
     system, turns = fold_system_prompt(request, spec)
-    items: list[dict[str, Any]] = [{"role": role, "content": text} for role, text in turns]
-    if request.images:
-        last_user = max((i for i, m in enumerate(items) if m["role"] == "user"), default=None)
-        if last_user is None:
-            items.append({"role": "user", "content": ""})
-            last_user = len(items) - 1
-        items[last_user]["content"] = [{"type": "input_text", "text": items[last_user]["content"]}] + [
+    carrier = image_turn(request, turns)
+    items: list[dict[str, Any]] = []
+    for i, (role, text) in enumerate(turns):
+        content: Any = text if i != carrier else [{"type": "input_text", "text": text}] + [
             {"type": "input_image", "image_url": data_url(img)} for img in request.images]
+        items.append({"role": role, "content": content})
     return system, items
 
 
@@ -153,6 +147,7 @@ class OpenAICompatibleProvider(LazyClient):
         notes: list[str] = []
         params = self._responses_params(request, spec, notes) if spec.use_responses_api \
             else self._chat_params(request, spec, notes)
+        await self.warm_up()  # builds the client off the event loop when no caller has yet
         client = self._get_client()
         import openai  # already loaded by _get_client
 
@@ -176,7 +171,7 @@ class OpenAICompatibleProvider(LazyClient):
         """The name the server knows: on Azure the deployment (settings first, then the catalogue entry)."""
         if self._azure is None:
             return spec.model_name
-        return self._azure.deployments.get(spec.model_name) or getattr(spec, "deployment", "") or spec.model_name
+        return self._azure.deployments.get(spec.model_name) or spec.deployment or spec.model_name
 
     def _chat_params(self, request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self._wire_model(spec), "messages": chat_messages(request, spec)}
@@ -219,12 +214,8 @@ class OpenAICompatibleProvider(LazyClient):
                                    "request or try another model", provider=self.name, model=model)
 
     def _empty(self, model: str, finish: str | None) -> ProviderError:
-        limited = finish in ("length", "max_output_tokens")
-        hint = ("the output limit was used up before any text (reasoning counts); raise max output tokens or "
-                "lower the thinking mode" if limited else "retry the request")
-        error = OutputLimitError if limited else EmptyResponseError
-        return error(f"{self.name} model '{model}' returned no text (finish reason {finish}); {hint}",
-                                  provider=self.name, model=model)
+        return no_text_error(self.name, model, finish, limited=finish in ("length", "max_output_tokens"),
+                             spent_on="reasoning")
 
     def _parse_chat(self, completion: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
         model = spec.model_name

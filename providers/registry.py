@@ -172,7 +172,8 @@ class ProviderRegistry:
                         f"Model '{name}' is disabled by {v.allow_env}. {self.available_hint()}"
                     )
         if "/" in wanted and "openrouter" in self._providers:
-            allowed = _allow_list(self.settings, next(v for v in self.vendors if v.name == "openrouter"))
+            openrouter = next(v for v in self.vendors if v.name == "openrouter")
+            allowed = _allow_list(self.settings, openrouter)
             if allowed is None or wanted in allowed:
                 spec = ModelSpec(
                     model_name=name.strip(),
@@ -182,7 +183,7 @@ class ProviderRegistry:
                     max_output_tokens=16_384,
                     intelligence_score=10,
                 )
-                return self._route(next(v for v in self.vendors if v.name == "openrouter"), spec)
+                return self._route(openrouter, spec)
         raise ModelResolutionError(f"Model '{name}' is not available. {self.available_hint()}")
 
     def find(self, name: str) -> Route | None:

@@ -53,10 +53,8 @@ async def call_with_retries(
 ) -> GenerateResult:
     """Call the provider, retrying retryable faults; each try is bounded by the policy's timeout."""
     record = attempts if attempts is not None else Attempts()
-    warm_up = getattr(provider, "warm_up", None)
-    if warm_up is not None:
-        # The first call of a process imports the SDK (~0.7 s): not part of any attempt's time bound.
-        await warm_up()
+    # The first call of a process imports the SDK (~0.7 s): not part of any attempt's time bound.
+    await provider.warm_up()
     for attempt in range(policy.max_retries + 1):
         record.count += 1
         try:

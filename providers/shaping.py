@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from providers.base import GenerateRequest, ImageInput, ThinkingMode
 from providers.catalogue import Effort, ModelSpec
-from providers.errors import BadRequestError
+from providers.errors import BadRequestError, EmptyResponseError, OutputLimitError, ProviderError
 
 EFFORT_SCALE: tuple[Effort, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 # What a model with an effort setting accepts when its catalogue entry does not say.
@@ -95,6 +95,28 @@ def fold_system_prompt(request: GenerateRequest, spec: ModelSpec) -> tuple[str, 
         return "", [("user", request.system_prompt), *turns]
     turns[first_user] = ("user", f"{request.system_prompt}\n\n{turns[first_user][1]}")
     return "", turns
+
+
+def image_turn(request: GenerateRequest, turns: list[tuple[str, str]]) -> int | None:
+    """Index of the turn that carries the request's images: the last user turn (an empty one is appended to
+    `turns` when there is none); None when the request has no images."""
+    if not request.images:
+        return None
+    last_user = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=None)
+    if last_user is None:
+        turns.append(("user", ""))
+        last_user = len(turns) - 1
+    return last_user
+
+
+def no_text_error(provider: str, model: str, finish: str | None, *, limited: bool, spent_on: str) -> ProviderError:
+    """The error for a reply without text: OutputLimitError when the output cap ran out (on `spent_on`, which
+    counts against it), else a retryable EmptyResponseError."""
+    hint = (f"the output limit was used up before any text ({spent_on} counts); raise max output tokens or "
+            "lower the thinking mode" if limited else "retry the request")
+    error = OutputLimitError if limited else EmptyResponseError
+    return error(f"{provider} model '{model}' returned no text (finish reason {finish}); {hint}",
+                 provider=provider, model=model)
 
 
 def apply_temperature(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> float | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from simulator_tests.conftest import Lab
 from tests.fakes.spawn import clean_environ
+from tools.version import VERSION
 
 CORE_TOOLS = {"chat", "challenge", "listmodels", "version", "threads"}
 
@@ -53,6 +56,8 @@ async def test_with_no_provider_the_server_starts_listmodels_explains_and_chat_n
             assert variable in chat.content
 
         version = await quorum.ok("version")
-        assert version.content
+        info = json.loads(version.content)
+        assert info["name"] == "quorum" and info["version"] == VERSION == version.metadata["version"]
+        assert info["providers"] == []  # the summary agrees with listmodels: nothing configured
         # Nothing was sent anywhere.
         assert lab.fake.control.requests() == []

@@ -13,6 +13,9 @@ from tests.fakes.fake_model import FakeModelProvider, spec
 from utils.settings import Settings
 from utils.storage.memory import MemoryThreadStore
 
+# The fake provider server fixtures (`fake_server`, `fake_provider_session`), registered once for every test module.
+pytest_plugins = ["tests.fakes.fixtures"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes tens of seconds; part of the default run (deselect with -m 'not slow')")

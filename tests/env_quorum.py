@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.replies import Reply as Result
 from utils.settings import Settings
 
-
-
+S = TypeVar("S")
 
 
 class Quorum:
@@ -55,8 +54,9 @@ def environment(home: Path, **env: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def quorum(env: Mapping[str, str], cwd: Path) -> AsyncIterator[Quorum]:
-    """`server.build_services(Settings.from_env(env))` behind an in-memory `mcp.Client`."""
+async def connect(env: Mapping[str, str], cwd: Path, wrap: Callable[[Any, Any], S]) -> AsyncIterator[S]:
+    """`server.build_services(Settings.from_env(env))` behind an in-memory `mcp.Client`, yielded as
+    `wrap(client, services)`; providers and store are closed afterwards. Shared with tests.wire_support."""
     from mcp import Client
 
     from server import build_services, create_server
@@ -64,7 +64,12 @@ async def quorum(env: Mapping[str, str], cwd: Path) -> AsyncIterator[Quorum]:
     services = build_services(Settings.from_env(dict(env)), cwd=cwd)
     try:
         async with Client(create_server(services)) as client:
-            yield Quorum(client, services)
+            yield wrap(client, services)
     finally:
         await services.registry.aclose()
         await services.store.close()
+
+
+def quorum(env: Mapping[str, str], cwd: Path) -> contextlib.AbstractAsyncContextManager[Quorum]:
+    """Quorum built from `env` only, connected in memory."""
+    return connect(env, cwd, Quorum)

@@ -71,6 +71,7 @@ async def test_continuity_across_clink_calls_and_into_chat(harness_factory, tmp_
     second = await h.ok("clink", prompt="Which word?", cli_name="claude", continuation_id=cid)
     history, _, request = second["content"].partition("# Request")
     assert "Remember the word PELICAN." in history and "FAKE ANSWER" in history
+    assert "assistant · clink · claude" in history  # who answered each earlier turn is shown
     assert "Which word?" in request
     assert second["continuation_offer"]["continuation_id"] == cid
     await h.ok("chat", prompt="Summarise", model="alpha", continuation_id=cid)

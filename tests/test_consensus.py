@@ -253,6 +253,9 @@ async def test_the_thread_records_every_perspective_and_a_later_chat_sees_them(h
     assert recorded == {("alpha", "for"), ("beta", "against"), ("gamma", "neutral")}
     assert all(t["provider"] for t in turns[1:])
     assert turns[4]["metadata"]["consensus"] == "synthesis" and "THE-SYNTHESIS" in turns[4]["content"]
+    assert all(t["metadata"]["consensus"] == "perspective" and "tokens" in t["metadata"] for t in turns[1:4])
+    assert all("cost_usd" in t["metadata"] for t in turns[1:])
+    assert turns[4]["metadata"]["stance"] is None
 
     h.fakes["custom"].calls.clear()
     await h.ok("chat", prompt="Which view convinced you?", model="alpha", continuation_id=cid)

@@ -20,7 +20,6 @@ from providers.failover import (
 from providers.registry import ProviderRegistry
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 from utils.settings import Settings
 
 KEY = "failover-test-key-0123456789"

@@ -16,7 +16,6 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from tests.fakes import FakeProviderControl, FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 

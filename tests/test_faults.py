@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from providers.gemini import GeminiProvider
 from providers.openai_compat import OpenAICompatibleProvider
 from providers.resilient import RetryPolicy, call_with_retries
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 from tests.wire_support import GEMINI, OPENAI, WIRES, Session, Wire, quorum_session, warm_sdks, wire_env
 
 RECOVERED = "RECOVERED-ANSWER"

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +15,9 @@ from providers.errors import (
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.gemini import GeminiProvider
+from tests.adapter_support import assert_concurrent_calls_overlap, imports_any, sent, unused_port
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 
-REPO = Path(__file__).resolve().parent.parent
 API_KEY = "gemini-secret-test-key"
 MODEL = "gemini-fake-pro"
 
@@ -52,14 +46,8 @@ async def provider(fake_server: FakeProviderServer) -> AsyncIterator[GeminiProvi
     await p.aclose()
 
 
-def sent(fake: FakeProviderServer) -> dict[str, Any]:
-    return fake.last_request.body
-
-
 def test_importing_the_adapter_does_not_import_the_google_sdk() -> None:
-    code = "import sys, providers.gemini; print('google.genai' in sys.modules or 'openai' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "False", out.stderr
+    assert imports_any("providers.gemini", "google.genai", "openai") is False
 
 
 def test_the_adapter_satisfies_the_provider_protocol() -> None:
@@ -223,9 +211,7 @@ async def test_a_hang_past_the_timeout_becomes_a_timeout_error(fake_server) -> N
 
 
 async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()
     unreachable = GeminiProvider(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout=5)
     try:
         with pytest.raises(RetryableError, match="lost the connection") as caught:
@@ -236,9 +222,4 @@ async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None
 
 
 async def test_concurrent_calls_overlap_at_the_server(provider, fake_server) -> None:
-    fake_server.configure(delay=0.3)
-    results = await asyncio.gather(*(provider.generate(request(f"question {i}"), spec()) for i in range(10)))
-
-    log = fake_server.wait_for_requests(10, finished=True)
-    assert sorted(r.text.rsplit(": ", 1)[1] for r in results) == sorted(f"question {i}" for i in range(10))
-    assert max(r.arrived for r in log) < min(r.finished for r in log)
+    await assert_concurrent_calls_overlap(provider, fake_server, request, spec())

@@ -13,7 +13,6 @@ from providers.catalogue import ModelSpec
 from providers.shaping import pick_effort
 from tests.env_quorum import Quorum, environment, quorum
 from tests.fakes import FakeProviderServer, RecordedRequest
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 
 KEY = "controls-test-key-0123456789"
 PNG = base64.b64decode(

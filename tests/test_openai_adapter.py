@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,10 +16,9 @@ from providers.errors import (
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.openai_compat import AzureSettings, OpenAICompatibleProvider, retry_after_seconds
+from tests.adapter_support import assert_concurrent_calls_overlap, imports_any, sent, unused_port
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 
-REPO = Path(__file__).resolve().parent.parent
 API_KEY = "sk-secret-test-key"
 
 
@@ -45,19 +40,21 @@ async def provider(fake_server: FakeProviderServer) -> AsyncIterator[OpenAICompa
     await p.aclose()
 
 
-def sent(fake: FakeProviderServer) -> dict[str, Any]:
-    return fake.last_request.body
-
-
 def test_importing_the_adapter_does_not_import_the_openai_sdk() -> None:
-    code = "import sys, providers.openai_compat; print('openai' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "False", out.stderr
+    assert imports_any("providers.openai_compat", "openai") is False
 
 
 def test_the_adapter_satisfies_the_provider_protocol(fake_server) -> None:
     p = OpenAICompatibleProvider("openai", base_url=fake_server.openai_url, models=[spec()])
     assert isinstance(p, Provider) and [m.model_name for m in p.models()] == ["gpt-fake"]
+
+
+async def test_concurrent_warm_ups_build_one_client_that_generate_then_uses(provider, fake_server) -> None:
+    await asyncio.gather(*(provider.warm_up() for _ in range(5)))
+    client = provider._client
+    assert client is not None
+    await provider.generate(request(), spec())
+    assert provider._client is client
 
 
 # ---- what is sent ------------------------------------------------------------------------------
@@ -284,12 +281,11 @@ async def test_the_responses_api_reports_blocks_and_empty_answers_too(provider, 
     with pytest.raises((ContentBlockedError, EmptyResponseError)) as caught:
         await provider.generate(request(), spec(use_responses_api=True))
     assert type(caught.value) is (ContentBlockedError if reply.blocked else EmptyResponseError)
+    assert fake_server.last_request.path == "/v1/responses"
 
 
 async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port()
     unreachable = OpenAICompatibleProvider("openai", base_url=f"http://127.0.0.1:{port}/v1", timeout=5)
     try:
         with pytest.raises(RetryableError, match="lost the connection") as caught:
@@ -300,9 +296,4 @@ async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None
 
 
 async def test_concurrent_calls_overlap_at_the_server(provider, fake_server) -> None:
-    fake_server.configure(delay=0.3)
-    results = await asyncio.gather(*(provider.generate(request(f"question {i}"), spec()) for i in range(10)))
-
-    log = fake_server.wait_for_requests(10, finished=True)
-    assert sorted(r.text.rsplit(": ", 1)[1] for r in results) == sorted(f"question {i}" for i in range(10))
-    assert max(r.arrived for r in log) < min(r.finished for r in log)
+    await assert_concurrent_calls_overlap(provider, fake_server, request, spec())

@@ -14,7 +14,6 @@ import pytest
 
 from tests.env_quorum import Quorum, environment, quorum
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 from tests.fakes.spawn import quorum_command, quorum_env, stdio_params
 
 MODEL = "gpt-fake"
@@ -71,17 +70,23 @@ async def test_a_client_that_cancels_its_call_ends_the_provider_request_and_reco
     fake_server: FakeProviderServer, tmp_path: Path,
 ) -> None:
     async with quorum(local_env(fake_server.url, tmp_path), tmp_path) as q:
-        first = await q.ok("chat", prompt="remember 42")
-        fake_server.script(ReplySpec(hang=True))
-        pending = asyncio.create_task(q.call("chat", prompt="this one hangs", continuation_id=first.thread_id))
-        await asyncio.to_thread(fake_server.wait_for_requests, 2, 10)
-        pending.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await pending
-        ended = await asyncio.to_thread(fake_server.wait_for_requests, 2, 10, finished=True)
-        after_cancel = await q.thread(first.thread_id)
-        again = await q.ok("chat", prompt="still there?", continuation_id=first.thread_id)
-        final = await q.thread(first.thread_id)
+        await cancel_a_hanging_follow_up_and_go_on(q, fake_server, wait_s=10)
+
+
+async def cancel_a_hanging_follow_up_and_go_on(q: Quorum, fake_server: FakeProviderServer, wait_s: float) -> None:
+    """Start a thread, cancel a follow-up whose provider call hangs, then continue the thread; assert that the
+    provider request ended because the client went away, nothing was recorded for it, and the thread goes on."""
+    first = await q.ok("chat", prompt="remember 42")
+    fake_server.script(ReplySpec(hang=True))
+    pending = asyncio.create_task(q.call("chat", prompt="this one hangs", continuation_id=first.thread_id))
+    await asyncio.to_thread(fake_server.wait_for_requests, 2, wait_s)
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    ended = await asyncio.to_thread(fake_server.wait_for_requests, 2, wait_s, finished=True)
+    after_cancel = await q.thread(first.thread_id)
+    again = await q.ok("chat", prompt="still there?", continuation_id=first.thread_id)
+    final = await q.thread(first.thread_id)
 
     assert ended[1].outcome == "client went away"
     assert len(after_cancel["turns"]) == 2
@@ -96,18 +101,7 @@ async def test_over_stdio_cancelling_the_client_task_cancels_the_provider_call_a
 
     env = quorum_env(tmp_path / "home", fake_server.url, QUORUM_STORAGE="memory")
     async with Client(stdio_params(env, cwd=tmp_path)) as client:
-        q = Quorum(client, services=None)
-        first = await q.ok("chat", prompt="remember 42")
-        fake_server.script(ReplySpec(hang=True))
-        pending = asyncio.create_task(q.call("chat", prompt="this one hangs", continuation_id=first.thread_id))
-        await asyncio.to_thread(fake_server.wait_for_requests, 2, 20)
-        pending.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await pending
-        ended = await asyncio.to_thread(fake_server.wait_for_requests, 2, 20, finished=True)
-        turns = (await q.thread(first.thread_id))["turns"]
-        await q.ok("chat", prompt="still there?", continuation_id=first.thread_id)
-    assert ended[1].outcome == "client went away" and len(turns) == 2
+        await cancel_a_hanging_follow_up_and_go_on(Quorum(client, services=None), fake_server, wait_s=20)
 
 
 # ---- the protocol as written on the wire ---------------------------------------------------------

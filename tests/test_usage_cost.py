@@ -14,7 +14,6 @@ from providers.catalogue import ModelSpec, load_catalogue
 from providers.openai_compat import chat_usage
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 
 KEY = "usage-test-key-0123456789"
 # 10,000 tokens in (4,000 of them from the prompt cache); 1,000 visible out plus 2,000 of reasoning.

@@ -13,7 +13,6 @@ from providers.catalogue import load_catalogue
 from providers.vendors import VENDORS
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, RecordedRequest
-from tests.fakes.fixtures import fake_provider_session, fake_server  # noqa: F401  (pytest fixtures)
 
 KEY = "vendor-test-key-0123456789"
 

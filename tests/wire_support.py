@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.env_quorum import connect
 from tests.replies import Reply
-from utils.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,6 @@ def wire_env(fake_url: str, home: Path, wires: Iterable[str] = ("openai", "gemin
     return env
 
 
-
-
-
 class Session:
     """A connected MCP client with the few calls the fault and fuzz suites need."""
 
@@ -105,20 +102,9 @@ class Session:
         return exported
 
 
-@contextlib.asynccontextmanager
-async def quorum_session(env: Mapping[str, str], cwd: Path) -> AsyncIterator[Session]:
+def quorum_session(env: Mapping[str, str], cwd: Path) -> contextlib.AbstractAsyncContextManager[Session]:
     """Build Quorum from `env`, connect an in-memory MCP client, and close providers and store afterwards."""
-    from mcp import Client
-
-    from server import build_services, create_server
-
-    services = build_services(Settings.from_env(dict(env)), cwd=cwd)
-    try:
-        async with Client(create_server(services)) as client:
-            yield Session(client, services)
-    finally:
-        await services.registry.aclose()
-        await services.store.close()
+    return connect(env, cwd, Session)
 
 
 def warm_sdks() -> None:

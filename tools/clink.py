@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 import mimetypes
@@ -18,14 +16,14 @@ from pathlib import Path
 from typing import Literal
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import load_files, with_locale
+from tools.consult import check_image_path, decode_data_url, load_files, with_locale
 from tools.context import RequestContext
 from tools.fields import FileFields, ThreadFields
-from utils.conversation import FileRef, Turn
+from utils.conversation import Turn, image_refs
 from utils.envelope import CONTINUATION_AVAILABLE
 from utils.files import FileContent, render_file_block
 from utils.progress import heartbeat
-from utils.security import FileMissingError, PathRefusedError
+from utils.prompt_builder import render_turn
 
 CliName = Literal["gemini", "claude", "codex"]
 Role = Literal["default", "planner", "codereviewer"]
@@ -97,9 +95,9 @@ def render_history(turns: tuple[Turn, ...], budget: int = HISTORY_BUDGET_CHARS) 
     """Earlier turns, oldest first, keeping the newest that fit in `budget` characters."""
     kept: list[str] = []
     used = 0
-    for turn in reversed(turns):
-        via = " · ".join(x for x in (turn.role, turn.tool_name, turn.model) if x)
-        block = f"[{via}]\n{_clip(turn.content.strip(), TURN_CAP_CHARS)}"
+    for number in range(len(turns), 0, -1):
+        turn = turns[number - 1]
+        block = render_turn(number, turn.model_copy(update={"content": _clip(turn.content.strip(), TURN_CAP_CHARS)}))
         if used + len(block) > budget:
             break
         kept.append(block)
@@ -116,22 +114,13 @@ def _image_paths(ctx: RequestContext, images: list[str], scratch: Path) -> list[
     paths: list[str] = []
     for n, item in enumerate(images):
         if item.startswith("data:"):
-            header, _, payload = item.partition(",")
-            ext = (mimetypes.guess_extension(header[5:].split(";")[0]) or ".png").lstrip(".")
-            try:
-                data = base64.b64decode(payload, validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise ToolError("invalid_arguments", "An image data URL is not valid base64; re-encode it.") from exc
+            image = decode_data_url(item)
+            ext = (mimetypes.guess_extension(image.mime_type) or ".png").lstrip(".")
             target = scratch / f"image-{n}.{ext}"
-            target.write_bytes(data)
+            target.write_bytes(image.data)
             paths.append(str(target))
-            continue
-        try:
-            paths.append(str(ctx.policy.check(item)))
-        except PathRefusedError as exc:
-            raise ToolError("path_refused", str(exc)) from exc
-        except FileMissingError as exc:
-            raise ToolError("file_missing", str(exc)) from exc
+        else:
+            paths.append(str(check_image_path(ctx, item)[0]))
     return paths
 
 
@@ -252,8 +241,8 @@ class ClinkTool(Tool):
         user = Turn(
             role="user",
             content=request.prompt,
-            files=tuple(FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in files),
-            images=tuple(i for i in request.images if not i.startswith("data:")),
+            files=tuple(f.ref() for f in files),
+            images=image_refs(request.images),
             tool_name=self.name,
         )
         assistant = Turn(role="assistant", content=answer, tool_name=self.name, provider="clink",

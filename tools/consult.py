@@ -18,7 +18,7 @@ from providers.resilient import Attempts, RetryPolicy, call_with_retries
 from tools.base import ToolError
 from tools.context import RequestContext
 from utils.budget import allocate
-from utils.conversation import FileRef, Turn
+from utils.conversation import FileRef, Turn, image_refs
 from utils.files import FileContent, FileTooLargeError, expand_paths, read_file
 from utils.progress import heartbeat
 from utils.prompt_builder import PromptPlan, PromptTooLargeError, build_prompt
@@ -62,7 +62,9 @@ class Answer:
 
     def file_refs(self) -> tuple[FileRef, ...]:
         """Files to record on the user turn: those passed now, plus history files re-embedded after a change."""
-        changed = tuple(FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in self.plan.files if f.changed and f.from_history)
+        changed = tuple(
+            FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in self.plan.files if f.changed and f.from_history
+        )
         return self.passed + changed
 
 
@@ -96,14 +98,18 @@ def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, File
     return found
 
 
-def _decode_image(ctx: RequestContext, item: str) -> ImageInput:
-    if item.startswith("data:"):
-        header, _, payload = item.partition(",")
-        mime = header[5:].split(";")[0] or "image/png"
-        try:
-            return ImageInput(mime_type=mime, data=base64.b64decode(payload, validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise ToolError("invalid_arguments", "An image data URL is not valid base64; re-encode it.") from exc
+def decode_data_url(item: str) -> ImageInput:
+    """An inline `data:<mime>;base64,...` image."""
+    header, _, payload = item.partition(",")
+    mime = header[5:].split(";")[0] or "image/png"
+    try:
+        return ImageInput(mime_type=mime, data=base64.b64decode(payload, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise ToolError("invalid_arguments", "An image data URL is not valid base64; re-encode it.") from exc
+
+
+def check_image_path(ctx: RequestContext, item: str) -> tuple[Path, str]:
+    """An image path the policy allows, with its MIME type; every refusal is a clear ToolError."""
     try:
         path = ctx.policy.check(item)
     except PathRefusedError as exc:
@@ -112,7 +118,17 @@ def _decode_image(ctx: RequestContext, item: str) -> ImageInput:
         raise ToolError("file_missing", str(exc)) from exc
     mime = mimetypes.guess_type(path.name)[0] or ""
     if not mime.startswith("image/"):
-        raise ToolError("invalid_arguments", f"images: '{item}' is not an image file (png, jpeg, gif, webp); pass image paths or data URLs only.")
+        raise ToolError(
+            "invalid_arguments",
+            f"images: '{item}' is not an image file (png, jpeg, gif, webp); pass image paths or data URLs only.",
+        )
+    return path, mime
+
+
+def _decode_image(ctx: RequestContext, item: str) -> ImageInput:
+    if item.startswith("data:"):
+        return decode_data_url(item)
+    path, mime = check_image_path(ctx, item)
     return ImageInput(mime_type=mime, data=path.read_bytes())
 
 
@@ -264,7 +280,7 @@ async def consult(
         cost_usd=answered.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
         attempts=attempts.count,
         notes=tuple(result.notes),
-        passed=tuple(FileRef(path=f.path, sha256=f.sha256, size=f.size) for f in files),
+        passed=tuple(f.ref() for f in files),
         failover=hops,
     )
 
@@ -279,7 +295,7 @@ def exchange_turns(
 ) -> tuple[Turn, Turn]:
     """The user turn and assistant turn that record one model exchange on the thread."""
     refs = answer.file_refs()
-    user = Turn(role="user", content=user_text, files=refs, images=tuple(i for i in images if not i.startswith("data:")), tool_name=tool_name)
+    user = Turn(role="user", content=user_text, files=refs, images=image_refs(images), tool_name=tool_name)
     meta: dict[str, Any] = {"tokens": answer.metadata()["tokens"], "cost_usd": round(answer.cost_usd, 6)}
     if answer.failover:
         meta["failover"] = [h.as_dict() for h in answer.failover]
@@ -293,11 +309,3 @@ def exchange_turns(
         metadata=meta,
     )
     return user, assistant
-
-
-def image_display(images: Sequence[str]) -> list[str]:
-    return [i if not i.startswith("data:") else "data-url" for i in images]
-
-
-def path_name(p: str) -> str:
-    return Path(p).name

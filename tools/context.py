@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from providers.registry import ProviderRegistry, Route
-from utils.budget import Allocation
+from utils.budget import Allocation, allocate
 from utils.conversation import Thread
 from utils.security import PathPolicy
 from utils.settings import Settings
@@ -44,14 +44,17 @@ class RequestContext:
     services: Services
     policy: PathPolicy
     route: Route | None = None
-    allocation: Allocation | None = None
     thread: Thread | None = None
     progress: ProgressFn = no_progress
-    spill_dir: Path | None = None
 
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    @property
+    def allocation(self) -> Allocation | None:
+        """The token plan for the resolved model (derived, so it can never disagree with the route)."""
+        return allocate(self.route.spec.context_window, self.route.spec.max_output_tokens) if self.route else None
 
     @property
     def continuation_id(self) -> str | None:

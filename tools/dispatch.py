@@ -12,7 +12,6 @@ from pydantic import BaseModel, ValidationError
 from providers.registry import ModelResolutionError, Route
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import ProgressFn, RequestContext, Services, no_progress
-from utils.budget import allocate
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.files import FileTooLargeError, read_file
@@ -39,50 +38,40 @@ def describe_validation(error: ValidationError) -> str:
 
 
 class Dispatcher:
-    """Runs one tool call through the request pipeline and returns (envelope, is_error)."""
+    """Runs one tool call through the request pipeline and returns the envelope text and the error flag."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    @property
-    def tools(self) -> dict[str, Tool]:
-        return dict(self.services.tools)
-
-    async def call(
-        self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
-    ) -> tuple[Envelope, bool]:
-        envelope, is_error, _ = await self.call_with_spill(name, arguments, progress)
-        return envelope, is_error
-
     async def call_text(
         self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
     ) -> tuple[str, bool]:
-        """The JSON text a client receives, kept under MAX_MCP_OUTPUT_TOKENS."""
-        envelope, is_error, spill_dir = await self.call_with_spill(name, arguments, progress)
-        return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill_dir), is_error
-
-    async def call_with_spill(
-        self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
-    ) -> tuple[Envelope, bool, Path]:
+        """The JSON text a client receives and its error flag, kept under MAX_MCP_OUTPUT_TOKENS."""
+        # Overflow goes to the call's working directory once it is known, else under QUORUM_HOME.
         spill: list[Path] = [self.services.settings.output_dir]
+        is_error = True
         try:
-            return await self._call(name, arguments or {}, progress, spill), False, spill[-1]
+            envelope = await self._call(name, arguments or {}, progress, spill)
+            is_error = False
         except ToolError as exc:
-            return error_envelope(exc.kind, exc.message, name, **exc.details), True, spill[-1]
+            envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
         except (StoreError, sqlite3.Error) as exc:
             logger.exception("conversation store failed during %s", name)
-            message = (
+            envelope = error_envelope(
+                "storage_error",
                 f"Quorum could not read or write its conversation store ({exc}). Nothing new was recorded. "
-                "Retry the call; if it keeps failing, check that QUORUM_HOME is writable and on a local disk."
+                "Retry the call; if it keeps failing, check that QUORUM_HOME is writable and on a local disk.",
+                name,
             )
-            return error_envelope("storage_error", message, name), True, spill[-1]
         except Exception:
             logger.exception("tool %s failed unexpectedly", name)
-            message = (
+            envelope = error_envelope(
+                "internal_error",
                 f"Quorum hit an internal error while running '{name}'. Nothing was recorded on the thread. "
-                "Retry the call; if it fails again, check the server log (LOG_LEVEL=DEBUG) and report it."
+                "Retry the call; if it fails again, check the server log (LOG_LEVEL=DEBUG) and report it.",
+                name,
             )
-            return error_envelope("internal_error", message, name), True, spill[-1]
+        return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
 
     async def _call(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
         tool = self.services.tools.get(name)
@@ -106,10 +95,8 @@ class Dispatcher:
             services=self.services,
             policy=policy,
             route=route,
-            allocation=allocate(route.spec.context_window, route.spec.max_output_tokens) if route else None,
             thread=thread,
             progress=progress,
-            spill_dir=spill_dir,
         )
         output = await tool.run(request, ctx)
         thread = await self._record(tool, request, ctx, output, arguments)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -15,6 +16,34 @@ def utcnow() -> datetime:
 
 def new_thread_id() -> str:
     return str(uuid.uuid4())
+
+
+def turns_cost(turns: Sequence[Turn]) -> float:
+    """Dollars recorded on these turns."""
+    return sum(float(t.metadata.get("cost_usd", 0.0) or 0.0) for t in turns)
+
+
+def turns_tokens(turns: Sequence[Turn]) -> int:
+    """Input plus output tokens recorded on these turns."""
+    return sum(int(u.get("input", 0) or 0) + int(u.get("output", 0) or 0) for u in _usages(turns))
+
+
+def merge_models(known: Sequence[str], turns: Sequence[Turn]) -> list[str]:
+    """Models in order of first use: `known`, extended by those of `turns`."""
+    merged = dict.fromkeys(known)
+    for turn in turns:
+        if turn.model:
+            merged.setdefault(turn.model, None)
+    return list(merged)
+
+
+def image_refs(images: Sequence[str]) -> tuple[str, ...]:
+    """Image references worth storing on a turn: paths, not inline data URLs."""
+    return tuple(i for i in images if not i.startswith("data:"))
+
+
+def _usages(turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    return [t.metadata.get("tokens") or {} for t in turns]
 
 
 class FileRef(BaseModel):
@@ -60,20 +89,12 @@ class Thread(BaseModel):
 
     @property
     def total_cost_usd(self) -> float:
-        return round(sum(float(t.metadata.get("cost_usd", 0.0) or 0.0) for t in self.turns), 6)
+        return round(turns_cost(self.turns), 6)
 
     @property
     def models_used(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for turn in self.turns:
-            if turn.model:
-                seen.setdefault(turn.model, None)
-        return list(seen)
+        return merge_models((), self.turns)
 
     def token_totals(self) -> dict[str, int]:
-        totals = {"input": 0, "output": 0, "reasoning": 0, "cached": 0}
-        for turn in self.turns:
-            usage = turn.metadata.get("tokens") or {}
-            for key in totals:
-                totals[key] += int(usage.get(key, 0) or 0)
-        return totals
+        usages = _usages(self.turns)
+        return {key: sum(int(u.get(key, 0) or 0) for u in usages) for key in ("input", "output", "reasoning", "cached")}

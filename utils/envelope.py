@@ -18,7 +18,6 @@ SUCCESS = "success"
 ERROR = "error"
 CONTINUATION_AVAILABLE = "continuation_available"
 CHALLENGE_CREATED = "challenge_created"
-FILES_REQUIRED = "files_required_to_continue"
 
 ErrorKind = Literal[
     "unknown_tool",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from utils.conversation import FileRef
 from utils.security import FileMissingError, PathPolicy, PathRefusedError, is_secret_path, redact_secrets
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ class FileContent:
     sha256: str
     size: int
     redactions: int = 0
+
+    def ref(self) -> FileRef:
+        """How a thread records this embedding: the path and the hash of what was sent."""
+        return FileRef(path=self.path, sha256=self.sha256, size=self.size)
 
 
 def expand_paths(raw_paths: Sequence[str], policy: PathPolicy, *, max_files: int = 1000) -> list[Path]:

@@ -33,6 +33,9 @@ class FakeModelProvider:
     def queue(self, *items: str | ProviderError) -> None:
         self.replies.extend(items)
 
+    async def warm_up(self) -> None:
+        return None
+
     async def generate(self, request: GenerateRequest, spec: ModelSpec) -> GenerateResult:
         self.calls.append(request)
         if self.delay:

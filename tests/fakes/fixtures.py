@@ -1,7 +1,6 @@
 """Pytest fixtures for the fake provider server.
 
-Wire them into a conftest with `from tests.fakes.fixtures import fake_provider_session, fake_server`,
-or import them the same way in a test module.
+Registered for every test by `pytest_plugins` in tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -17,11 +17,11 @@ from providers.base import ImageInput
 from providers.registry import ModelResolutionError, ProviderRegistry, Route
 from providers.resilient import RetryPolicy
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import Answer, consult, load_files, load_images
+from tools.consult import Answer, consult, exchange_turns, load_files, load_images
 from tools.context import RequestContext, no_progress
 from tools.fields import StrictModel
 from tools.workflow.fields import StepFields
-from utils.conversation import FileRef, Turn
+from utils.conversation import FileRef, Turn, image_refs
 from utils.envelope import ErrorKind
 from utils.files import FileContent
 from utils.progress import heartbeat
@@ -403,7 +403,7 @@ class ConsensusTool(Tool):
                 role="user",
                 content=f"{text}\n\n(consensus asked: {asked})",
                 files=refs,
-                images=tuple(i for i in request.images if not i.startswith("data:")),
+                images=image_refs(request.images),
                 tool_name=self.name,
             )
         ]
@@ -412,19 +412,7 @@ class ConsensusTool(Tool):
             recorded.append((synthesis, "synthesis", f"Consensus synthesis by {synthesis.model}"))
         for p, kind, heading in recorded:
             assert p.answer is not None
-            turns.append(
-                Turn(
-                    role="assistant",
-                    content=f"{heading}:\n\n{p.answer.text}",
-                    tool_name=self.name,
-                    provider=p.provider,
-                    model=p.model,
-                    metadata={
-                        "tokens": p.answer.metadata()["tokens"],
-                        "cost_usd": round(p.answer.cost_usd, 6),
-                        "consensus": kind,
-                        "stance": p.entry.stance if kind == "perspective" else None,
-                    },
-                )
-            )
+            extra = {"consensus": kind, "stance": p.entry.stance if kind == "perspective" else None}
+            _, assistant = exchange_turns(self.name, "", p.answer, extra_meta=extra)
+            turns.append(assistant.model_copy(update={"content": f"{heading}:\n\n{p.answer.text}"}))
         return turns

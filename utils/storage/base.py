@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from utils.conversation import Thread, Turn
+from utils.conversation import Thread, Turn, turns_tokens
+from utils.storage.records import excerpt, first_user_content, prompt_seed
 
 
 class StoreError(Exception):
@@ -50,25 +50,15 @@ class ThreadSummary:
     total_tokens: int = 0
 
 
-def turns_tokens(turns: Sequence[Turn]) -> int:
-    """Input plus output tokens recorded on these turns."""
-    total = 0
-    for turn in turns:
-        usage = turn.metadata.get("tokens") or {}
-        total += int(usage.get("input", 0) or 0) + int(usage.get("output", 0) or 0)
-    return total
-
-
-def summarise(thread: Thread, excerpt: int = 160) -> ThreadSummary:
-    first = next((t.content for t in thread.turns if t.role == "user"), "")
-    prompt = str(thread.initial_request.get("prompt") or thread.initial_request.get("step") or first)
+def summarise(thread: Thread) -> ThreadSummary:
+    """The reference summary of a thread; the durable stores keep the same fields denormalised."""
     return ThreadSummary(
         thread_id=thread.thread_id,
         tool_name=thread.tool_name,
         created_at=thread.created_at,
         updated_at=thread.updated_at,
         turn_count=len(thread.turns),
-        first_prompt=" ".join(prompt.split())[:excerpt],
+        first_prompt=excerpt(prompt_seed(thread.initial_request) or first_user_content(thread.turns)),
         models=tuple(thread.models_used),
         total_cost_usd=thread.total_cost_usd,
         total_tokens=turns_tokens(thread.turns),

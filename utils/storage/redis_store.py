@@ -9,17 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
 
-from utils.conversation import Thread, Turn, utcnow
-from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary, turns_tokens
-from utils.storage.sqlite import (
+from utils.conversation import Thread, Turn, merge_models, turns_cost, turns_tokens, utcnow
+from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.storage.records import (
     cutoff_for,
     epoch,
     excerpt,
     first_user_content,
-    merge_models,
     parse_utc,
     prompt_seed,
-    turns_cost,
     utc_text,
 )
 

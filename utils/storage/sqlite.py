@@ -9,24 +9,28 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic_core import to_json
 
-from utils.conversation import Thread, Turn, utcnow
-from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary, turns_tokens
+from utils.conversation import Thread, Turn, merge_models, turns_cost, turns_tokens, utcnow
+from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.storage.records import (
+    cutoff_for,
+    excerpt,
+    first_user_content,
+    parse_utc,
+    prompt_seed,
+    utc_text,
+)
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-EXCERPT_CHARS = 160
-# Raw prompt text kept for summaries; the excerpt shown is cut from it at read time.
-PROMPT_STORE_CHARS = 2_000
 
 # Append-only: each step is the list of statements that moves the schema up one version.
 # Never edit or reorder a released step; add a new one. PRAGMA user_version records the count applied.
@@ -81,62 +85,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-# --- helpers shared with the Redis backend -------------------------------------------------------
-
-
-def utc_text(moment: datetime) -> str:
-    """Fixed-width UTC ISO text, so string order is time order (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def epoch(moment: datetime) -> float:
-    """Seconds since the epoch (naive times are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def cutoff_for(ttl: timedelta) -> datetime:
-    """The update time at or before which a thread is expired."""
-    try:
-        return utcnow() - ttl
-    except OverflowError:
-        return datetime.min.replace(tzinfo=timezone.utc)
-
-
-def excerpt(text: str | None) -> str:
-    return " ".join((text or "").split())[:EXCERPT_CHARS]
-
-
-def prompt_seed(initial_request: Mapping[str, Any]) -> str | None:
-    """The summary prompt the initial request provides, or None to wait for the first user turn."""
-    value = initial_request.get("prompt") or initial_request.get("step")
-    return str(value)[:PROMPT_STORE_CHARS] if value else None
-
-
-def first_user_content(turns: Sequence[Turn]) -> str | None:
-    return next((t.content[:PROMPT_STORE_CHARS] for t in turns if t.role == "user"), None)
-
-
-def turns_cost(turns: Sequence[Turn]) -> float:
-    return sum(float(t.metadata.get("cost_usd", 0.0) or 0.0) for t in turns)
-
-
-def merge_models(known: Sequence[str], turns: Sequence[Turn]) -> list[str]:
-    """Models in order of first use, extended by `turns`."""
-    merged = dict.fromkeys(known)
-    for turn in turns:
-        if turn.model:
-            merged.setdefault(turn.model, None)
-    return list(merged)
 
 
 # --- schema ---------------------------------------------------------------------------------------
