@@ -15,15 +15,18 @@ from typing import Any
 import pytest
 
 from simulator_tests.conftest import Lab, user_text
+from tests.requirements import require
 from tests.fakes.spawn import ROOT, clean_environ, quorum_command
 
 INSPECTOR = ROOT / "node_modules" / ".bin" / "mcp-inspector"
 INSPECTOR_TIMEOUT_S = 90.0
 
-pytestmark = pytest.mark.skipif(
-    not INSPECTOR.exists() or shutil.which("node") is None,
-    reason="MCP Inspector CLI not installed (run `npm install` in the repo root, as ./run-tests.sh does)",
-)
+
+
+@pytest.fixture(autouse=True)
+def _inspector_installed() -> None:
+    require(INSPECTOR.exists() and shutil.which("node") is not None,
+            "MCP Inspector CLI not installed (run `npm install` in the repo root, as ./run-tests.sh does)")
 
 
 async def inspector(lab: Lab, *method_args: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from utils.security import FileMissingError, PathPolicy, PathRefusedError, redact_secrets
+from utils.redaction import redact_secrets
+from utils.security import FileMissingError, PathPolicy, PathRefusedError
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from typing import Literal
 
 import pytest
 
+from tests.requirements import require
+
 from utils.conversation import FileRef, Thread, Turn, utcnow
 from utils.settings import Settings
 from utils.storage.base import ThreadFullError, ThreadNotFoundError, ThreadStore, summarise
@@ -55,9 +57,11 @@ def _answers_ping(port: int) -> bool:
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    if server is None or cli is None:
-        pytest.skip("redis-server/redis-cli not on PATH; install them (apt-get install redis-server) to test Redis")
-    pytest.importorskip("redis", reason="the redis Python client is not installed (pip install 'quorum-mcp[redis]')")
+    require(server is not None and cli is not None,
+            "redis-server/redis-cli not on PATH; install them (apt-get install redis-server) to test Redis")
+    require(importlib.util.find_spec("redis") is not None,
+            "the redis Python client is not installed (pip install 'quorum-mcp[redis]')")
+    assert server is not None and cli is not None
     port, workdir = _free_port(), tmp_path_factory.mktemp("redis")
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes"]
     files = ["--dir", str(workdir), "--pidfile", str(workdir / "redis.pid"), "--logfile", str(workdir / "redis.log")]

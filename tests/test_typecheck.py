@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.requirements import require
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(shutil.which("mypy") is None and not (Path(sys.executable).parent / "mypy").exists(),
-                    reason="mypy is not installed (pip install -e .[dev])")
 def test_the_package_type_checks_cleanly():
+    require(shutil.which("mypy") is not None or (Path(sys.executable).parent / "mypy").exists(),
+            "mypy is not installed (pip install -e .[dev])")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.conversation import FileRef
-from utils.security import FileMissingError, PathPolicy, PathRefusedError, is_secret_path, redact_secrets
+from utils.redaction import redact_secrets
+from utils.security import FileMissingError, PathPolicy, PathRefusedError, is_secret_path
 
 logger = logging.getLogger(__name__)
 

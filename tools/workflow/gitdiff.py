@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from utils.security import is_secret_path, redact_secrets
+from utils.redaction import redact_secrets
+from utils.security import is_secret_path
 
 GIT_TIMEOUT_S = 30.0
 
