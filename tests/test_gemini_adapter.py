@@ -170,7 +170,7 @@ async def test_failures_become_project_errors_naming_provider_and_model(
         await provider.generate(request(), spec())
     assert type(caught.value) is error
     assert (caught.value.provider, caught.value.model, caught.value.status) == ("gemini", MODEL, status)
-    assert MODEL in str(caught.value) or "gemini" in str(caught.value)
+    assert "gemini" in str(caught.value) and f"model '{MODEL}'" in str(caught.value)
 
 
 async def test_a_rate_limit_takes_its_wait_from_retry_after_or_from_retry_info(provider, fake_server) -> None:

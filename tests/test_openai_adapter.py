@@ -207,6 +207,7 @@ async def test_vendor_headers_are_sent_and_a_keyless_local_server_gets_a_placeho
     (ReplySpec(status=500), RetryableError, 500),
     (ReplySpec(status=502), RetryableError, 502),
     (ReplySpec(status=503), RetryableError, 503),
+    (ReplySpec(status=504), ProviderTimeoutError, 504),
     (ReplySpec(status=429), RateLimitedError, 429),
     (ReplySpec(status=401), AuthError, 401),
     (ReplySpec(status=403), AuthError, 403),
@@ -231,7 +232,7 @@ async def test_failures_become_project_errors_naming_provider_and_model(
         await provider.generate(request(), spec())
     assert type(caught.value) is error
     assert (caught.value.provider, caught.value.model, caught.value.status) == ("openai", "gpt-fake", status)
-    assert "gpt-fake" in str(caught.value) or "openai" in str(caught.value)
+    assert "openai" in str(caught.value) and "model 'gpt-fake'" in str(caught.value)
 
 
 async def test_a_rate_limit_carries_the_retry_after_seconds(provider, fake_server) -> None:
