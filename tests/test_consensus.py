@@ -23,12 +23,8 @@ STANCE_MARKERS = {"for": "Argue in favour", "against": "Argue against", "neutral
 
 
 @pytest.fixture
-def build(harness_factory, catalogue, monkeypatch):
-    """A harness serving consensus, with a third model 'gamma' beside alpha on the custom vendor."""
-    import tools.registry
-
-    listed = tools.registry.all_tools
-    monkeypatch.setattr(tools.registry, "all_tools", lambda: [*listed(), ConsensusTool()])
+def build(harness_factory, catalogue):
+    """A harness with a third model 'gamma' beside alpha on the custom vendor."""
     custom = catalogue(
         "custom_three",
         [

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from providers.errors import AuthError, RetryableError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_tools() -> list[str]:
+    """The tool names of the README's Tools table, in the order it lists them."""
+    section = README.read_text(encoding="utf-8").split("\n## Tools\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)
+
+
+async def test_the_server_serves_every_tool_the_readme_lists_in_its_order_and_no_other(harness):
+    async with harness.connect() as client:
+        served = [t.name for t in (await client.list_tools()).tools]
+    documented = readme_tools()
+    assert len(documented) == 18, documented  # the table itself was read
+    assert served == documented
 
 
 async def test_tools_list_offers_flat_small_schemas_generated_from_models(harness):

@@ -8,14 +8,13 @@ from datetime import timedelta
 import pytest
 
 from providers.errors import AuthError
-from tests.workflow_support import all_calls, register, step
+from tests.workflow_support import all_calls, step
 from tools.workflow.expert import parse_answer
 from utils.storage.sqlite import SqliteThreadStore
 
 
 @pytest.fixture
-async def h(harness_factory, monkeypatch):
-    register(monkeypatch)
+async def h(harness_factory):
     return await harness_factory({"QUORUM_RETRY_BASE_DELAY_S": "0"})
 
 
@@ -89,8 +88,7 @@ async def test_a_workflow_continues_a_chat_thread_and_the_expert_sees_the_chat(h
     assert "Why do sessions drop?" in text and "CHAT-ANSWER-about-sessions" in text
 
 
-async def test_a_run_resumes_after_a_restart_from_the_sqlite_store(harness_factory, monkeypatch, tmp_path):
-    register(monkeypatch)
+async def test_a_run_resumes_after_a_restart_from_the_sqlite_store(harness_factory, tmp_path):
     db = tmp_path / "threads.db"
     before = await harness_factory(store=SqliteThreadStore(db, timedelta(hours=1)))
     first = await step(before, "debug", 1, 3, findings="evidence-before-restart")

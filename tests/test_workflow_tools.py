@@ -11,8 +11,8 @@ from tests.workflow_support import (
     PAUSE,
     all_calls,
     done_confidence,
+    isolate_git,
     prompt_file,
-    register,
     step,
     tool_fields,
 )
@@ -22,7 +22,7 @@ from tools.workflow import workflow_tools
 
 @pytest.fixture
 async def h(harness_factory, monkeypatch):
-    register(monkeypatch)
+    isolate_git(monkeypatch)
     return await harness_factory({"QUORUM_RETRY_BASE_DELAY_S": "0"})
 
 
