@@ -274,13 +274,12 @@ async def test_disabled_tools_are_hidden_but_listmodels_and_version_stay(harness
 
 
 async def test_ten_simultaneous_calls_are_in_flight_together(harness):
-    fake = harness.fakes["custom"]
     in_flight = 0
     peak = 0
     release = asyncio.Event()
-    original = fake.generate
 
     async def gated(request, spec):
+        # No answer until ten calls are waiting here at once: calls served one at a time time out.
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
@@ -288,12 +287,14 @@ async def test_ten_simultaneous_calls_are_in_flight_together(harness):
             release.set()
         await asyncio.wait_for(release.wait(), timeout=10)
         in_flight -= 1
-        return await original(request, spec)
+        asked = re.findall(r"\bq\d\b", request.messages[-1].content)[-1]
+        return f"answer to {asked}"
 
-    fake.generate = gated  # type: ignore[method-assign]
+    harness.fakes["custom"].respond = gated
     async with harness.connect() as client:
         results = await asyncio.gather(
             *(harness.call("chat", client=client, prompt=f"q{i}", model="alpha") for i in range(10))
         )
     assert all(not err for _, err in results)
     assert peak == 10
+    assert sorted(body["content"] for body, _ in results) == sorted(f"answer to q{i}" for i in range(10))

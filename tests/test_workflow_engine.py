@@ -46,12 +46,16 @@ async def test_two_interleaved_runs_of_the_same_tool_share_nothing(h):
     b1 = await step(h, "debug", 1, 2, findings="bravo-evidence")
     a, b = a1["continuation_offer"]["continuation_id"], b1["continuation_offer"]["continuation_id"]
     assert a != b
-    h.fakes["openai"].queue("expert for bravo", "expert for alpha")
+    # The expert names every run whose evidence it was shown.
+    h.fakes["openai"].respond = lambda request, spec: "expert saw " + " and ".join(
+        run for run in ("alpha", "bravo") if f"{run}-evidence" in request.messages[-1].content)
     b2 = await step(h, "debug", 2, 2, final=True, cid=b, findings="bravo-more", confidence="high", model="beta")
     a2 = await step(h, "debug", 2, 2, final=True, cid=a, findings="alpha-more", confidence="high", model="beta")
     bravo_prompt, alpha_prompt = (c.messages[-1].content for c in h.fakes["openai"].calls)
     assert "bravo-evidence" in bravo_prompt and "bravo-more" in bravo_prompt and "alpha" not in bravo_prompt
     assert "alpha-evidence" in alpha_prompt and "alpha-more" in alpha_prompt and "bravo" not in alpha_prompt
+    assert "expert saw bravo" in json.dumps(b2["expert_analysis"]) and "alpha" not in json.dumps(b2["expert_analysis"])
+    assert "expert saw alpha" in json.dumps(a2["expert_analysis"]) and "bravo" not in json.dumps(a2["expert_analysis"])
     assert b2["investigation"]["steps_taken"] == a2["investigation"]["steps_taken"] == 2
 
 
