@@ -291,10 +291,7 @@ async def test_ten_simultaneous_calls_are_in_flight_together(harness):
         return f"answer to {asked}"
 
     harness.fakes["custom"].respond = gated
-    async with harness.connect() as client:
-        results = await asyncio.gather(
-            *(harness.call("chat", client=client, prompt=f"q{i}", model="alpha") for i in range(10))
-        )
-    assert all(not err for _, err in results)
+    async with harness.session() as client:
+        results = await asyncio.gather(*(client.ok("chat", prompt=f"q{i}", model="alpha") for i in range(10)))
     assert peak == 10
-    assert sorted(body["content"] for body, _ in results) == sorted(f"answer to q{i}" for i in range(10))
+    assert sorted(r.content for r in results) == sorted(f"answer to q{i}" for i in range(10))
