@@ -146,14 +146,17 @@ async def test_unknown_model_lists_available_models(harness):
 async def test_bad_paths_are_refused_with_reasons_and_the_next_call_works(harness):
     relative = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=["src/x.py"])
     assert relative["metadata"]["error_kind"] == "path_refused" and "absolute" in relative["content"].lower()
+    assert "src/x.py" in relative["content"]
     secret = harness.workdir / ".env"
     secret.write_text("OPENAI_API_KEY=sk-real\n")
     refused = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=[str(secret)])
-    assert refused["metadata"]["error_kind"] == "path_refused"
-    missing = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=[str(harness.workdir / "nope.py")])
-    assert missing["metadata"]["error_kind"] == "file_missing"
+    assert refused["metadata"]["error_kind"] == "path_refused" and str(secret) in refused["content"]
+    assert "secret" in refused["content"].lower()
+    gone = harness.workdir / "nope.py"
+    missing = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=[str(gone)])
+    assert missing["metadata"]["error_kind"] == "file_missing" and str(gone) in missing["content"]
     outside = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=["/etc/hostname"])
-    assert outside["metadata"]["error_kind"] == "path_refused"
+    assert outside["metadata"]["error_kind"] == "path_refused" and "/etc" in outside["content"]
     assert harness.fakes["custom"].calls == []
     await harness.ok("chat", prompt="fine now", model="alpha")
 
