@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def harness_factory(tmp_path: Path, make_settings: Callable[..., Settings], cata
             settings,
             cwd=workdir,
             providers=dict(fakes),
-            store=store or MemoryThreadStore(__import__("datetime").timedelta(hours=settings.conversation_timeout_hours)),
+            store=store or MemoryThreadStore(timedelta(hours=settings.conversation_timeout_hours)),
         )
         return Harness(services, create_server(services), fakes, workdir)
 
