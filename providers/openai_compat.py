@@ -198,43 +198,44 @@ class OpenAICompatibleProvider(LazyClient):
 
     # ---- reply parsing -----------------------------------------------------------------------
 
-    def _empty(self, model: str, finish: str | None) -> ProviderError:
-        return CallErrors(self.name, model).no_text(finish, limited=finish in ("length", "max_output_tokens"),
-                                                    spent_on="reasoning")
+    @staticmethod
+    def _empty(fail: CallErrors, finish: str | None) -> ProviderError:
+        return fail.no_text(finish, limited=finish in ("length", "max_output_tokens"), spent_on="reasoning")
 
     def _parse_chat(self, completion: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
         model = spec.model_name
+        fail = CallErrors(self.name, model)
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list):
-            raise CallErrors(self.name, model).malformed("no choices list")
+            raise fail.malformed("no choices list")
         if not choices:
-            raise self._empty(model, None)
+            raise self._empty(fail, None)
         choice = choices[0]
         finish = getattr(choice, "finish_reason", None)
         if finish == "content_filter":
-            raise CallErrors(self.name, model).withheld("content filter")
+            raise fail.withheld("content filter")
         text = getattr(getattr(choice, "message", None), "content", None) or ""
         if not isinstance(text, str) or not text.strip():
-            raise self._empty(model, finish)
+            raise self._empty(fail, finish)
         return GenerateResult(text=text, model=model, provider=self.name, usage=chat_usage(completion),
                               finish_reason=finish, notes=notes)
 
     def _parse_response(self, response: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
         model = spec.model_name
+        fail = CallErrors(self.name, model)
         if not isinstance(getattr(response, "output", None), list):
-            raise CallErrors(self.name, model).malformed("no output list")
+            raise fail.malformed("no output list")
         status = getattr(response, "status", None)
         reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
         if reason == "content_filter":
-            raise CallErrors(self.name, model).withheld("content filter")
+            raise fail.withheld("content filter")
         error = getattr(response, "error", None)
         if status == "failed" or error is not None:
-            message = getattr(error, "message", None) or "no detail given"
-            raise CallErrors(self.name, model).failed(message)
+            raise fail.failed(getattr(error, "message", None) or "no detail given")
         finish = "stop" if status == "completed" else (reason or status)
         text = response.output_text
         if not text.strip():
-            raise self._empty(model, finish)
+            raise self._empty(fail, finish)
         raw = getattr(response, "usage", None)
         usage = Usage(
             input_tokens=getattr(raw, "input_tokens", 0) or 0,
