@@ -34,7 +34,6 @@ TWO_MODELS = {
 }
 
 
-
 @dataclass
 class Lab:
     """One test's world: the fake provider, an isolated home and project dir, and server launchers."""
