@@ -16,12 +16,9 @@ from typing import TYPE_CHECKING, Any
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
-from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, ProviderError, ProviderTimeoutError,
-    RateLimitedError, RetryableError,
-)
+from providers.errors import CallErrors, ProviderError
 from providers.shaping import (
-    apply_temperature, check_images, fold_system_prompt, no_text_error, output_limit, pick_effort,
+    apply_temperature, check_images, fold_system_prompt, output_limit, pick_effort,
     retry_after_seconds, shared_tls_context,
 )
 
@@ -35,8 +32,6 @@ logger = logging.getLogger(__name__)
 BUDGET_FRACTION: dict[str, float] = {"minimal": 0.005, "low": 0.08, "medium": 0.33, "high": 0.67, "max": 1.0}
 _BLOCK_FINISH = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
                            "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
-_CONTEXT_WORDING = re.compile(r"token count.*exceeds|exceeds the maximum number of tokens|too many tokens"
-                              r"|input is too long|context (?:length|window)", re.IGNORECASE)
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -176,19 +171,18 @@ class GeminiProvider(LazyClient):
         model = spec.model_name
         feedback = getattr(response, "prompt_feedback", None)
         block = _name(getattr(feedback, "block_reason", None))
+        fail = CallErrors(self.name, model)
         if block:
-            raise ContentBlockedError(f"{self.name} blocked the prompt for model '{model}' ({block}); rephrase the "
-                                      "request or remove the flagged material", provider=self.name, model=model)
+            raise fail.prompt_blocked(block)
         candidates = getattr(response, "candidates", None) or []
         finish = _name(getattr(candidates[0], "finish_reason", None)) if candidates else None
         if finish in _BLOCK_FINISH:
-            raise ContentBlockedError(f"{self.name} model '{model}' withheld its answer ({finish}); rephrase the "
-                                      "request or try another model", provider=self.name, model=model)
+            raise fail.withheld(finish)
         parts = getattr(getattr(candidates[0], "content", None), "parts", None) or [] if candidates else []
         # Thought summaries are not the answer.
         text = "".join(p.text for p in parts if getattr(p, "text", None) and not getattr(p, "thought", False))
         if not text.strip():
-            raise no_text_error(self.name, model, finish, limited=finish == "MAX_TOKENS", spent_on="thinking")
+            raise fail.no_text(finish, limited=finish == "MAX_TOKENS", spent_on="thinking")
         meta = getattr(response, "usage_metadata", None)
         thoughts = getattr(meta, "thoughts_token_count", None) or 0
         usage = Usage(
@@ -209,46 +203,27 @@ class GeminiProvider(LazyClient):
         from google.genai import errors
         from pydantic import ValidationError
 
-        kw: dict[str, Any] = {"provider": self.name, "model": model}
+        fail = CallErrors(self.name, model)
         if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
-            return ProviderTimeoutError(f"{self.name} model '{model}' did not answer within {self._timeout:g}s; "
-                                        "retry, raise the timeout, or pick a faster model", **kw)
+            return fail.timed_out(self._timeout)
         if isinstance(exc, httpx2.TransportError):
-            return RetryableError(f"lost the connection to {self.name} ({type(exc).__name__}: {exc}); check the "
-                                  "network and base URL, then retry", **kw)
+            return fail.connection_lost(exc, self.base_url)
         if isinstance(exc, errors.APIError):
-            return self._translate_status(exc, model)
+            return self._translate_status(exc, fail)
         if isinstance(exc, (errors.UnknownApiResponseError, json.JSONDecodeError, ValidationError)):
-            return RetryableError(f"{self.name} returned a malformed reply for model '{model}' "
-                                  f"({type(exc).__name__}); retry, and check the base URL", **kw)
-        return RetryableError(f"{self.name} model '{model}' failed unexpectedly ({type(exc).__name__}: {exc}); "
-                              "retry, and report it if it persists", **kw)
+            return fail.malformed(type(exc).__name__)
+        return fail.unexpected(exc)
 
-    def _translate_status(self, exc: Any, model: str) -> ProviderError:
+    def _translate_status(self, exc: Any, fail: CallErrors) -> ProviderError:
         status = int(exc.code or 0)
         said = str(exc.message or exc.status or "no detail given")[:300]
-        kw: dict[str, Any] = {"provider": self.name, "model": model, "status": status}
-        where = f"{self.name} model '{model}'"
+        key_hint = "GEMINI_API_KEY"
+        # Gemini answers a bad key with 400 INVALID_ARGUMENT rather than 401.
+        if status == 400 and "api key" in said.lower():
+            return fail.key_refused(status, said, key_hint)
+        wait = None
         if status == 429:
             headers = getattr(getattr(exc, "response", None), "headers", None)
             wait = retry_after_seconds(dict(headers) if headers else None)
             wait = wait if wait is not None else _retry_delay_from_body(exc.details)
-            advice = f"wait {wait:g}s" if wait is not None else "back off"
-            return RateLimitedError(f"{where} is rate-limited or out of quota ({said}); {advice} and retry, or use "
-                                    "another model", retry_after=wait, **kw)
-        # Gemini answers a bad key with 400 INVALID_ARGUMENT rather than 401.
-        if status in (401, 403) or (status == 400 and "api key" in said.lower()):
-            return AuthError(f"{self.name} refused the API key (HTTP {status}: {said}); check GEMINI_API_KEY and "
-                             f"its access to '{model}'", **kw)
-        if status in (408, 504):
-            return ProviderTimeoutError(f"{where} timed out on the server side ({said}); retry", **kw)
-        if status >= 500:
-            return RetryableError(f"{self.name} had a server error (HTTP {status}: {said}); retry shortly", **kw)
-        if status == 413 or _CONTEXT_WORDING.search(said):
-            return ContextTooLongError(f"the prompt is too long for {where} ({said}); send fewer files or less "
-                                       "history, or pick a model with a larger context window", **kw)
-        if status == 404:
-            return BadRequestError(f"{self.name} does not know model '{model}' (HTTP 404: {said}); check the model "
-                                   "name in the catalogue", **kw)
-        return BadRequestError(f"{self.name} rejected the request for model '{model}' (HTTP {status}: {said}); "
-                               "check the request parameters against the model's catalogue entry", **kw)
+        return fail.from_status(status, said, retry_after=wait, key_hint=key_hint)

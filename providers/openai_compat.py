@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,12 +16,9 @@ from typing import TYPE_CHECKING, Any
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
-from providers.errors import (
-    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, ProviderError, ProviderTimeoutError,
-    RateLimitedError, RetryableError,
-)
+from providers.errors import CallErrors, ProviderError
 from providers.shaping import (
-    apply_temperature, check_images, data_url, fold_system_prompt, image_turn, no_text_error, output_limit,
+    apply_temperature, check_images, data_url, fold_system_prompt, image_turn, output_limit,
     reasoning_effort, retry_after_seconds, shared_tls_context,
 )
 
@@ -35,9 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Local servers ignore the key but the SDK insists on one.
 _PLACEHOLDER_KEY = "not-needed"
-_CONTEXT_WORDING = re.compile(
-    r"context.length|context.window|maximum context|too many tokens|prompt is too long|input is too long"
-    r"|reduce the length|tokens? exceeds?|exceeds? the (?:maximum|model)|string too long", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -205,52 +198,44 @@ class OpenAICompatibleProvider(LazyClient):
 
     # ---- reply parsing -----------------------------------------------------------------------
 
-    def _malformed(self, model: str, what: str) -> RetryableError:
-        return RetryableError(f"{self.name} returned a malformed reply for model '{model}' ({what}); retry, and "
-                              "check the base URL points at an OpenAI-compatible API", provider=self.name, model=model)
-
-    def _blocked(self, model: str) -> ContentBlockedError:
-        return ContentBlockedError(f"{self.name} model '{model}' withheld its answer (content filter); rephrase the "
-                                   "request or try another model", provider=self.name, model=model)
-
-    def _empty(self, model: str, finish: str | None) -> ProviderError:
-        return no_text_error(self.name, model, finish, limited=finish in ("length", "max_output_tokens"),
-                             spent_on="reasoning")
+    @staticmethod
+    def _empty(fail: CallErrors, finish: str | None) -> ProviderError:
+        return fail.no_text(finish, limited=finish in ("length", "max_output_tokens"), spent_on="reasoning")
 
     def _parse_chat(self, completion: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
         model = spec.model_name
+        fail = CallErrors(self.name, model)
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list):
-            raise self._malformed(model, "no choices list")
+            raise fail.malformed("no choices list")
         if not choices:
-            raise self._empty(model, None)
+            raise self._empty(fail, None)
         choice = choices[0]
         finish = getattr(choice, "finish_reason", None)
         if finish == "content_filter":
-            raise self._blocked(model)
+            raise fail.withheld("content filter")
         text = getattr(getattr(choice, "message", None), "content", None) or ""
         if not isinstance(text, str) or not text.strip():
-            raise self._empty(model, finish)
+            raise self._empty(fail, finish)
         return GenerateResult(text=text, model=model, provider=self.name, usage=chat_usage(completion),
                               finish_reason=finish, notes=notes)
 
     def _parse_response(self, response: Any, spec: ModelSpec, notes: tuple[str, ...]) -> GenerateResult:
         model = spec.model_name
+        fail = CallErrors(self.name, model)
         if not isinstance(getattr(response, "output", None), list):
-            raise self._malformed(model, "no output list")
+            raise fail.malformed("no output list")
         status = getattr(response, "status", None)
         reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
         if reason == "content_filter":
-            raise self._blocked(model)
+            raise fail.withheld("content filter")
         error = getattr(response, "error", None)
         if status == "failed" or error is not None:
-            message = getattr(error, "message", None) or "no detail given"
-            raise RetryableError(f"{self.name} model '{model}' failed to answer: {message}; retry shortly",
-                                 provider=self.name, model=model)
+            raise fail.failed(getattr(error, "message", None) or "no detail given")
         finish = "stop" if status == "completed" else (reason or status)
         text = response.output_text
         if not text.strip():
-            raise self._empty(model, finish)
+            raise self._empty(fail, finish)
         raw = getattr(response, "usage", None)
         usage = Usage(
             input_tokens=getattr(raw, "input_tokens", 0) or 0,
@@ -268,51 +253,29 @@ class OpenAICompatibleProvider(LazyClient):
         import openai
         from pydantic import ValidationError
 
-        kw: dict[str, Any] = {"provider": self.name, "model": model}
-        where = f"{self.name} model '{model}'"
+        fail = CallErrors(self.name, model)
         if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
-            return ProviderTimeoutError(f"{where} did not answer within {self._timeout:g}s; retry, raise the "
-                                        "timeout, or pick a faster model", **kw)
+            return fail.timed_out(self._timeout)
         if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return RetryableError(f"lost the connection to {self.name} at {self.base_url} "
-                                  f"({type(cause).__name__}: {cause}); check the server is up, then retry", **kw)
+            return fail.connection_lost(exc.__cause__ or exc, self.base_url)
         if isinstance(exc, openai.APIStatusError):
-            return self._translate_status(exc, model)
+            return self._translate_status(exc, fail)
         if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValidationError)):
-            return self._malformed(model, type(exc).__name__)
+            return fail.malformed(type(exc).__name__)
         if isinstance(exc, openai.ContentFilterFinishReasonError):
-            return self._blocked(model)
-        return RetryableError(f"{where} failed unexpectedly ({type(exc).__name__}: {exc}); retry, and report it "
-                              "if it persists", **kw)
+            return fail.withheld("content filter")
+        return fail.unexpected(exc)
 
-    def _translate_status(self, exc: openai.APIStatusError, model: str) -> ProviderError:
+    def _translate_status(self, exc: openai.APIStatusError, fail: CallErrors) -> ProviderError:
         status, code, said = exc.status_code, exc.code, _server_message(exc)
-        kw: dict[str, Any] = {"provider": self.name, "model": model, "status": status}
-        where = f"{self.name} model '{model}'"
+        # OpenAI's own error codes say more than the status does.
         if status == 429 and code == "insufficient_quota":
-            return AuthError(f"{self.name} says the account is out of quota ({said}); check billing or use "
-                             "another provider", **kw)
-        if status == 429:
-            wait = retry_after_seconds(exc.response.headers)
-            advice = f"wait {wait:g}s" if wait is not None else "back off"
-            return RateLimitedError(f"{where} is rate-limited ({said}); {advice} and retry, or use another model",
-                                    retry_after=wait, **kw)
-        if status in (401, 403):
-            return AuthError(f"{self.name} refused the API key (HTTP {status}: {said}); check the key configured "
-                             f"for {self.name} and its access to '{model}'", **kw)
-        if status == 408:
-            return ProviderTimeoutError(f"{where} timed out on the server side ({said}); retry", **kw)
-        if status >= 500 or status == 409:
-            return RetryableError(f"{self.name} had a server error (HTTP {status}: {said}); retry shortly", **kw)
+            return fail.out_of_quota(status, said)
+        if status == 409:  # a conflict with a concurrent request: transient
+            return fail.server_error(status, said)
         if code == "content_filter":
-            return ContentBlockedError(f"{self.name} refused the prompt for model '{model}' (content filter: {said}); "
-                                       "rephrase the request", **kw)
-        if status == 413 or (code == "context_length_exceeded") or _CONTEXT_WORDING.search(said):
-            return ContextTooLongError(f"the prompt is too long for {where} ({said}); send fewer files or less "
-                                       "history, or pick a model with a larger context window", **kw)
-        if status == 404:
-            return BadRequestError(f"{self.name} does not know model '{model}' (HTTP 404: {said}); check the model "
-                                   "name (or Azure deployment) in the catalogue", **kw)
-        return BadRequestError(f"{self.name} rejected the request for model '{model}' (HTTP {status}: {said}); "
-                               "check the request parameters against the model's catalogue entry", **kw)
+            return fail.prompt_blocked(f"content filter: {said}", status)
+        if code == "context_length_exceeded":
+            return fail.context_too_long(status, said)
+        wait = retry_after_seconds(exc.response.headers) if status == 429 else None
+        return fail.from_status(status, said, retry_after=wait, key_hint=f"the key configured for {self.name}")

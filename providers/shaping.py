@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from providers.base import GenerateRequest, ImageInput, ThinkingMode
 from providers.catalogue import Effort, ModelSpec
-from providers.errors import BadRequestError, EmptyResponseError, OutputLimitError, ProviderError
+from providers.errors import BadRequestError
 
 EFFORT_SCALE: tuple[Effort, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 # What a model with an effort setting accepts when its catalogue entry does not say.
@@ -107,16 +107,6 @@ def image_turn(request: GenerateRequest, turns: list[tuple[str, str]]) -> int | 
         turns.append(("user", ""))
         last_user = len(turns) - 1
     return last_user
-
-
-def no_text_error(provider: str, model: str, finish: str | None, *, limited: bool, spent_on: str) -> ProviderError:
-    """The error for a reply without text: OutputLimitError when the output cap ran out (on `spent_on`, which
-    counts against it), else a retryable EmptyResponseError."""
-    hint = (f"the output limit was used up before any text ({spent_on} counts); raise max output tokens or "
-            "lower the thinking mode" if limited else "retry the request")
-    error = OutputLimitError if limited else EmptyResponseError
-    return error(f"{provider} model '{model}' returned no text (finish reason {finish}); {hint}",
-                 provider=provider, model=model)
 
 
 def apply_temperature(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> float | None:

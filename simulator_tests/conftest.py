@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.spawn import FakeProcess, fake_provider_process, quorum_env, stdio_params
-from tests.replies import Reply
+from tests.client import ToolClient
 
 # A stuck server must fail the test, not hang the suite.
 CALL_TIMEOUT_S = 60.0
@@ -32,43 +32,6 @@ TWO_MODELS = {
          "supports_thinking": True, "thinking_style": "effort"},
     ]
 }
-
-
-
-
-
-def parse_result(result: Any) -> Reply:
-    assert result.content, f"tool result has no content: {result}"
-    return Reply(envelope=json.loads(result.content[0].text), is_error=bool(result.is_error))
-
-
-class Session:
-    """A connected MCP client with helpers that return parsed envelopes."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-
-    async def call(self, tool: str, progress_callback: Any = None, **arguments: Any) -> Reply:
-        result = await self.client.call_tool(tool, arguments, progress_callback=progress_callback)
-        return parse_result(result)
-
-    async def ok(self, tool: str, **arguments: Any) -> Reply:
-        reply = await self.call(tool, **arguments)
-        assert not reply.is_error, reply.envelope
-        assert reply.envelope["status"] != "error", reply.envelope
-        return reply
-
-    async def fail(self, tool: str, kind: str, **arguments: Any) -> Reply:
-        reply = await self.call(tool, **arguments)
-        assert reply.is_error, reply.envelope
-        assert reply.envelope["status"] == "error", reply.envelope
-        assert reply.error_kind == kind, reply.envelope
-        return reply
-
-    async def export(self, thread_id: str) -> dict[str, Any]:
-        """The stored thread as JSON, read back through the threads tool."""
-        reply = await self.ok("threads", action="export", continuation_id=thread_id)
-        return dict(json.loads(reply.content))
 
 
 @dataclass
@@ -90,13 +53,13 @@ class Lab:
         return {"CUSTOM_MODELS_CONFIG_PATH": str(path), "CUSTOM_MODEL_NAME": ""}
 
     @contextlib.asynccontextmanager
-    async def session(self, env: dict[str, str] | None = None) -> AsyncIterator[Session]:
+    async def session(self, env: dict[str, str] | None = None) -> AsyncIterator[ToolClient]:
         """Spawn `python server.py` over stdio (cwd = the project dir) and connect a client."""
         from mcp import Client
 
         params = stdio_params(self.env() if env is None else env, cwd=self.project)
         async with Client(params, read_timeout_seconds=CALL_TIMEOUT_S) as client:
-            yield Session(client)
+            yield ToolClient(client)
 
     def generations(self) -> list[dict[str, Any]]:
         """Model calls the fake received (model listings and control calls excluded)."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from simulator_tests.conftest import Lab, Session, user_text
+from simulator_tests.conftest import Lab, user_text
+from tests.client import ToolClient
 
 
-async def rejected_then_recovered(quorum: Session, lab: Lab, tool: str, kind: str, phrase: str, **args: Any) -> str:
+async def rejected_then_recovered(quorum: ToolClient, lab: Lab, tool: str, kind: str, phrase: str, **args: Any) -> str:
     """Send a bad call, check its error, then prove the very next call on the session works."""
     before = len(lab.generations())
     bad = await quorum.fail(tool, kind, **args)

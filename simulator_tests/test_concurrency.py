@@ -6,7 +6,8 @@ import asyncio
 import re
 from collections import Counter
 
-from simulator_tests.conftest import Lab, Session, user_text
+from simulator_tests.conftest import Lab, user_text
+from tests.client import ToolClient
 
 
 async def test_ten_simultaneous_chat_calls_on_one_session_are_all_in_flight_at_the_provider_at_once(lab: Lab) -> None:
@@ -36,7 +37,7 @@ async def test_two_server_processes_sharing_one_home_append_to_one_thread_concur
         await right.ok("chat", prompt="CONTINUED-BY-RIGHT", continuation_id=thread_id)
         lab.fake.control.configure(delay=1.0)
 
-        async def extend(session: Session, tag: str) -> list[str]:
+        async def extend(session: ToolClient, tag: str) -> list[str]:
             calls = [session.ok("chat", prompt=f"{tag}-{i}", continuation_id=thread_id) for i in range(per_server)]
             return [r.content for r in await asyncio.gather(*calls)]
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.client import Reply, ToolClient
 from tests.fakes.fake_model import FakeModelProvider, spec
 from utils.settings import Settings
 from utils.storage.memory import MemoryThreadStore
@@ -45,11 +48,11 @@ def catalogue(tmp_path: Path) -> Callable[[str, list[dict[str, Any]]], str]:
     return write
 
 
-class Harness:
-    """An in-process Quorum with fake providers and an MCP client connected to it."""
+class Harness(ToolClient):
+    """An in-process Quorum with fake providers; each call connects a fresh in-memory MCP client."""
 
     def __init__(self, services: Any, server: Any, fakes: dict[str, FakeModelProvider], workdir: Path) -> None:
-        self.services = services
+        super().__init__(client=None, services=services)
         self.server = server
         self.fakes = fakes
         self.workdir = workdir
@@ -60,24 +63,15 @@ class Harness:
 
         return Client(self.server)
 
-    async def call(self, tool: str, client: Any = None, **arguments: Any) -> tuple[dict[str, Any], bool]:
-        if client is None:
-            async with self.connect() as fresh:
-                result = await fresh.call_tool(tool, arguments)
-        else:
-            result = await client.call_tool(tool, arguments)
-        return json.loads(result.content[0].text), bool(result.is_error)
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[ToolClient]:
+        """One connection for several calls (e.g. concurrent ones on the same session)."""
+        async with self.connect() as client:
+            yield ToolClient(client, self.services)
 
-    async def ok(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        body, is_error = await self.call(tool, **arguments)
-        assert not is_error, body
-        return body
-
-    async def fail(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        body, is_error = await self.call(tool, **arguments)
-        assert is_error, body
-        assert body["status"] == "error"
-        return body
+    async def call(self, tool: str, /, progress_callback: Any = None, **arguments: Any) -> Reply:
+        async with self.session() as client:
+            return await client.call(tool, progress_callback=progress_callback, **arguments)
 
 
 @pytest.fixture
@@ -106,7 +100,7 @@ def harness_factory(tmp_path: Path, make_settings: Callable[..., Settings], cata
             settings,
             cwd=workdir,
             providers=dict(fakes),
-            store=store or MemoryThreadStore(__import__("datetime").timedelta(hours=settings.conversation_timeout_hours)),
+            store=store or MemoryThreadStore(timedelta(hours=settings.conversation_timeout_hours)),
         )
         return Harness(services, create_server(services), fakes, workdir)
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from providers.base import GenerateRequest
+from providers.catalogue import ModelSpec
 from providers.errors import AuthError, ContentBlockedError
 from tests.conftest import Harness
 from tools.listing import tools_list_weight
@@ -23,12 +24,8 @@ STANCE_MARKERS = {"for": "Argue in favour", "against": "Argue against", "neutral
 
 
 @pytest.fixture
-def build(harness_factory, catalogue, monkeypatch):
-    """A harness serving consensus, with a third model 'gamma' beside alpha on the custom vendor."""
-    import tools.registry
-
-    listed = tools.registry.all_tools
-    monkeypatch.setattr(tools.registry, "all_tools", lambda: [*listed(), ConsensusTool()])
+def build(harness_factory, catalogue):
+    """A harness with a third model 'gamma' beside alpha on the custom vendor."""
     custom = catalogue(
         "custom_three",
         [
@@ -94,12 +91,18 @@ async def test_one_model_can_argue_two_stances_and_a_custom_stance_prompt_replac
     assert sum(STANCE_MARKERS["for"] in p for p in prompts) == 1
 
 
+def opinion(request: GenerateRequest, spec: ModelSpec) -> str:
+    """Each model's answer names the model and the proposal it was asked about."""
+    proposal = "two" if "Proposal two" in request.messages[-1].content else "one"
+    return f"{spec.model_name.upper()}-ON-{proposal.upper()} opinion"
+
+
 async def test_no_model_sees_another_models_answer_from_the_same_round(h):
-    h.fakes["custom"].queue("ALPHA-OR-GAMMA-1 opinion", "ALPHA-OR-GAMMA-2 opinion", "ROUND2-A", "ROUND2-B")
-    h.fakes["openai"].queue("BETA-1 opinion", "ROUND2-BETA")
+    for fake in h.fakes.values():
+        fake.respond = opinion
     first = await h.ok("consensus", step="Proposal one", models=THREE)
     round_one = [p["answer"] for p in perspectives(first).values()]
-    assert sorted(round_one) == ["ALPHA-OR-GAMMA-1 opinion", "ALPHA-OR-GAMMA-2 opinion", "BETA-1 opinion"]
+    assert sorted(round_one) == ["ALPHA-ON-ONE opinion", "BETA-ON-ONE opinion", "GAMMA-ON-ONE opinion"]
     for call in all_calls(h):
         assert not any(answer in sent_text(call) for answer in round_one)
 
@@ -108,6 +111,7 @@ async def test_no_model_sees_another_models_answer_from_the_same_round(h):
     h.fakes["openai"].calls.clear()
     second = await h.ok("consensus", step="Proposal two", models=THREE, continuation_id=cid)
     round_two = [p["answer"] for p in perspectives(second).values()]
+    assert sorted(round_two) == ["ALPHA-ON-TWO opinion", "BETA-ON-TWO opinion", "GAMMA-ON-TWO opinion"]
     for call in all_calls(h):
         text = sent_text(call)
         assert all(answer in text for answer in round_one)  # the earlier round is history
@@ -118,24 +122,20 @@ async def test_all_requests_are_in_flight_at_the_same_time(h):
     arrived = 0
     everyone_here = asyncio.Event()
 
-    def gate(fake):
-        original = fake.generate
+    async def gated(request: GenerateRequest, spec: ModelSpec) -> str:
+        # No answer until all three calls are waiting here: a one-at-a-time consensus times out.
+        nonlocal arrived
+        arrived += 1
+        if arrived == 3:
+            everyone_here.set()
+        await asyncio.wait_for(everyone_here.wait(), timeout=10)
+        return f"{spec.model_name} answered"
 
-        async def gated(request, spec):
-            nonlocal arrived
-            arrived += 1
-            if arrived == 3:
-                everyone_here.set()
-            await asyncio.wait_for(everyone_here.wait(), timeout=10)
-            return await original(request, spec)
-
-        fake.generate = gated
-
-    gate(h.fakes["custom"])
-    gate(h.fakes["openai"])
+    for fake in h.fakes.values():
+        fake.respond = gated
     body = await h.ok("consensus", step="Ship it?", models=THREE)
     assert arrived == 3
-    assert all(p["status"] == "ok" for p in perspectives(body).values())
+    assert {p["answer"] for p in perspectives(body).values()} == {"alpha answered", "beta answered", "gamma answered"}
 
 
 async def test_a_failing_model_is_reported_beside_the_others(h):
@@ -158,10 +158,11 @@ async def test_a_model_that_hangs_times_out_alone(build):
     h = await build(QUORUM_PROVIDER_TIMEOUT_S="0.2", QUORUM_MAX_RETRIES="0")
     never = asyncio.Event()
 
-    async def hang(request, spec):
+    async def hang(request: GenerateRequest, spec: ModelSpec) -> str:
         await never.wait()
+        return "never sent"
 
-    h.fakes["openai"].generate = hang
+    h.fakes["openai"].respond = hang
     body = await h.ok("consensus", step="Ship it?", models=THREE)
     beta = perspectives(body)[("beta", "against")]
     assert beta["status"] == "error" and "within" in beta["error"]
@@ -169,10 +170,10 @@ async def test_a_model_that_hangs_times_out_alone(build):
 
 
 async def test_when_every_model_fails_the_error_names_each_reason(h):
-    h.fakes["custom"].queue(
-        ContentBlockedError("refused by policy", provider="custom", model="alpha"),
-        ContentBlockedError("refused by policy", provider="custom", model="gamma"),
-    )
+    def blocked(request: GenerateRequest, spec: ModelSpec) -> str:
+        raise ContentBlockedError("refused by policy", provider="custom", model=spec.model_name)
+
+    h.fakes["custom"].respond = blocked
     h.fakes["openai"].queue(AuthError("key refused", provider="openai", model="beta", status=401))
     body = await h.fail("consensus", step="Ship it?", models=THREE)
     assert body["metadata"]["error_kind"] == "provider_error"
@@ -182,15 +183,22 @@ async def test_when_every_model_fails_the_error_names_each_reason(h):
     assert "Ship it?" not in (await h.ok("threads"))["content"]  # nothing was recorded
 
 
+def view_or_synthesis(request: GenerateRequest, spec: ModelSpec) -> str:
+    """A perspective names its model; the synthesis call (asked for a recommendation) answers with one."""
+    if "Recommendation" in request.system_prompt:
+        return "MERGED RECOMMENDATION"
+    return f"VIEW-OF-{spec.model_name.upper()}"
+
+
 async def test_synthesis_model_receives_every_perspective(h):
-    h.fakes["custom"].queue("first view", "second view")
-    h.fakes["openai"].queue("third view", "MERGED RECOMMENDATION")
+    for fake in h.fakes.values():
+        fake.respond = view_or_synthesis
     body = await h.ok("consensus", step="Ship it?", models=THREE, synthesis_model="b")
     data = json.loads(body["content"])
     assert data["synthesis"]["status"] == "ok" and data["synthesis"]["answer"] == "MERGED RECOMMENDATION"
     synthesis_call = h.fakes["openai"].calls[-1]
     text = synthesis_call.messages[-1].content
-    assert all(view in text for view in ("first view", "second view", "third view"))
+    assert all(view in text for view in ("VIEW-OF-ALPHA", "VIEW-OF-BETA", "VIEW-OF-GAMMA"))
     assert "stance: for" in text and "stance: against" in text and "stance: neutral" in text
     assert "Recommendation" in synthesis_call.system_prompt
     assert body["metadata"]["synthesis"]["model"] == "beta"
@@ -241,8 +249,8 @@ async def test_images_go_only_to_models_that_accept_them(h):
 
 
 async def test_the_thread_records_every_perspective_and_a_later_chat_sees_them(h):
-    h.fakes["custom"].queue("VIEW-ONE", "VIEW-TWO")
-    h.fakes["openai"].queue("VIEW-THREE", "THE-SYNTHESIS")
+    for fake in h.fakes.values():
+        fake.respond = view_or_synthesis
     body = await h.ok("consensus", step="Adopt Fastify?", models=THREE, synthesis_model="beta")
     cid = body["continuation_offer"]["continuation_id"]
     exported = json.loads((await h.ok("threads", action="export", continuation_id=cid))["content"])
@@ -252,7 +260,8 @@ async def test_the_thread_records_every_perspective_and_a_later_chat_sees_them(h
     recorded = {(t["model"], t["metadata"]["stance"]) for t in turns[1:4]}
     assert recorded == {("alpha", "for"), ("beta", "against"), ("gamma", "neutral")}
     assert all(t["provider"] for t in turns[1:])
-    assert turns[4]["metadata"]["consensus"] == "synthesis" and "THE-SYNTHESIS" in turns[4]["content"]
+    assert all(f"VIEW-OF-{t['model'].upper()}" in t["content"] for t in turns[1:4])
+    assert turns[4]["metadata"]["consensus"] == "synthesis" and "MERGED RECOMMENDATION" in turns[4]["content"]
     assert all(t["metadata"]["consensus"] == "perspective" and "tokens" in t["metadata"] for t in turns[1:4])
     assert all("cost_usd" in t["metadata"] for t in turns[1:])
     assert turns[4]["metadata"]["stance"] is None
@@ -260,7 +269,8 @@ async def test_the_thread_records_every_perspective_and_a_later_chat_sees_them(h
     h.fakes["custom"].calls.clear()
     await h.ok("chat", prompt="Which view convinced you?", model="alpha", continuation_id=cid)
     text = h.fakes["custom"].calls[0].messages[-1].content
-    for piece in ("VIEW-ONE", "VIEW-TWO", "VIEW-THREE", "THE-SYNTHESIS", "stance: for", "stance: against"):
+    for piece in ("VIEW-OF-ALPHA", "VIEW-OF-BETA", "VIEW-OF-GAMMA", "MERGED RECOMMENDATION", "stance: for",
+                  "stance: against"):
         assert piece in text
 
 

@@ -22,8 +22,10 @@ from providers.errors import ProviderError
 from providers.gemini import GeminiProvider
 from providers.openai_compat import OpenAICompatibleProvider
 from providers.resilient import RetryPolicy, call_with_retries
+from tests.client import ToolClient
+from tests.env_quorum import quorum
 from tests.fakes import FakeProviderServer, ReplySpec
-from tests.wire_support import GEMINI, OPENAI, WIRES, Session, Wire, quorum_session, warm_sdks, wire_env
+from tests.wire_support import GEMINI, OPENAI, WIRES, Wire, warm_sdks, wire_env
 
 RECOVERED = "RECOVERED-ANSWER"
 # QUORUM_MAX_RETRIES=2 in wire_env: three attempts in all.
@@ -148,7 +150,7 @@ def connect(fake_server: FakeProviderServer, tmp_path: Path, project: Path) -> C
     """`async with connect(wires, **env) as quorum`: a Quorum on the fake over the given wires."""
 
     def open_session(wires: tuple[str, ...], **env: str) -> Any:
-        return quorum_session(wire_env(fake_server.url, tmp_path / "home", wires, **env), project)
+        return quorum(wire_env(fake_server.url, tmp_path / "home", wires, **env), project)
 
     return open_session
 
@@ -167,7 +169,7 @@ def assert_clean_thread(thread: dict[str, Any], expected: list[tuple[str, str]])
             assert turn["model"] and turn["provider"], turn
 
 
-async def answer_of(quorum: Session, prompt: str, thread_id: str, model: str) -> str:
+async def answer_of(quorum: ToolClient, prompt: str, thread_id: str, model: str) -> str:
     reply = await quorum.ok("chat", prompt=prompt, continuation_id=thread_id, model=model)
     assert reply.continuation_id == thread_id
     return reply.content
@@ -185,7 +187,7 @@ async def test_a_provider_fault_ends_as_tabled_and_leaves_a_serving_server_and_a
         fake_server.wait_for_requests(len(fake_server.requests), finished=True)
 
         fake_server.script(*fault.script)
-        reply = await quorum.call("chat", {"prompt": "FAULTED", "continuation_id": thread_id, "model": wire.model})
+        reply = await quorum.call("chat", prompt="FAULTED", continuation_id=thread_id, model=wire.model)
 
         # How many requests the fault cost: one per attempt, never more than the budget.
         sent = fake_server.generation_requests()[before:]
@@ -423,7 +425,7 @@ async def test_a_primary_that_keeps_failing_fails_over_and_metadata_names_the_mo
         fake_server.script(*(ReplySpec(model=primary.model, **case.fault) for _ in range(min(case.faults, BUDGET))))
         if every_model_fails:
             fake_server.script(*(ReplySpec(model=other.model, **case.fault) for _ in range(BUDGET)))
-        reply = await quorum.call("chat", {"prompt": "FAIL OVER", "continuation_id": thread_id, "model": primary.model})
+        reply = await quorum.call("chat", prompt="FAIL OVER", continuation_id=thread_id, model=primary.model)
         thread = await quorum.export(thread_id)
     calls = {w.name: len(fake_server.requests_of(KIND[w.name])) - before[w.name] for w in (OPENAI, GEMINI)}
     assert calls[primary.name] == min(case.faults, BUDGET)

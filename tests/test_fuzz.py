@@ -28,9 +28,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.client import ToolClient
+from tests.env_quorum import quorum
 from tests.fakes import FakeProviderServer
 from tests.fuzz_support import Domain, arguments, broken_arguments
-from tests.wire_support import GEMINI, OPENAI, Session, quorum_session, warm_sdks, wire_env
+from tests.wire_support import GEMINI, OPENAI, warm_sdks, wire_env
 from tools.registry import all_tools
 from utils.envelope import ErrorKind
 
@@ -67,12 +69,12 @@ class LiveQuorum:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._main: Any = None
-        self.session: Session | None = None
+        self.session: ToolClient | None = None
         self.schemas: dict[str, dict[str, Any]] = {}
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        async with quorum_session(self._env, self._cwd) as session:
+        async with quorum(self._env, self._cwd) as session:
             self.session = session
             listed = await session.client.list_tools()
             self.schemas = {t.name: t.input_schema for t in listed.tools}

@@ -11,11 +11,15 @@ import pytest
 from providers.base import GenerateRequest, ImageInput, Message, Provider
 from providers.catalogue import ModelSpec, TemperatureRule
 from providers.errors import (
-    OutputLimitError, AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.gemini import GeminiProvider
-from tests.adapter_support import assert_concurrent_calls_overlap, imports_any, sent, unused_port
+from tests.adapter_support import (
+    assert_concurrent_calls_overlap, assert_fault_translated, assert_hang_times_out, assert_images_refused_before_sending,
+    assert_output_cap_ran_out, assert_refused_key_is_not_echoed, assert_unreachable_is_retryable, assert_usage_read,
+    imports_any, sent,
+)
 from tests.fakes import FakeProviderServer, ReplySpec
 
 API_KEY = "gemini-secret-test-key"
@@ -39,9 +43,13 @@ def field(obj: dict[str, Any], camel: str) -> Any:
     return obj.get(camel, obj.get(snake))
 
 
+def build(root_url: str, timeout: float) -> GeminiProvider:
+    return GeminiProvider(api_key=API_KEY, base_url=root_url, models=[spec()], timeout=timeout)
+
+
 @pytest.fixture
 async def provider(fake_server: FakeProviderServer) -> AsyncIterator[GeminiProvider]:
-    p = GeminiProvider(api_key=API_KEY, base_url=fake_server.url, models=[spec()], timeout=5)
+    p = build(fake_server.url, 5)
     yield p
     await p.aclose()
 
@@ -128,17 +136,12 @@ async def test_images_are_sent_as_inline_bytes_with_the_last_user_turn(provider,
 
 
 async def test_images_are_refused_before_sending_when_the_model_cannot_see(provider, fake_server) -> None:
-    with pytest.raises(BadRequestError, match="does not accept images"):
-        await provider.generate(request(images=(ImageInput("image/png", b"x"),)), spec())
-    assert fake_server.requests == []
+    await assert_images_refused_before_sending(provider, fake_server, request, spec())
 
 
 async def test_usage_is_read_from_usage_metadata_with_thoughts_counted_as_output(provider, fake_server) -> None:
-    fake_server.script(ReplySpec(text="ok", prompt_tokens=200, completion_tokens=40, reasoning_tokens=60,
-                                 cached_tokens=128))
-    result = await provider.generate(request(), spec())
-    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.reasoning_tokens,
-            result.usage.cached_tokens) == (200, 100, 60, 128)
+    # The fake reports 40 candidate tokens and 60 thoughts: Gemini bills both as output.
+    await assert_usage_read(provider, fake_server, request(), spec(), billed_output=100)
 
 
 # ---- error translation -------------------------------------------------------------------------
@@ -165,12 +168,7 @@ async def test_usage_is_read_from_usage_metadata_with_thoughts_counted_as_output
 async def test_failures_become_project_errors_naming_provider_and_model(
     provider, fake_server, reply: ReplySpec, error: type[ProviderError], status: int | None,
 ) -> None:
-    fake_server.script(reply)
-    with pytest.raises(ProviderError) as caught:
-        await provider.generate(request(), spec())
-    assert type(caught.value) is error
-    assert (caught.value.provider, caught.value.model, caught.value.status) == ("gemini", MODEL, status)
-    assert MODEL in str(caught.value) or "gemini" in str(caught.value)
+    await assert_fault_translated(provider, fake_server, reply, error, status, ("gemini", MODEL), request(), spec())
 
 
 async def test_a_rate_limit_takes_its_wait_from_retry_after_or_from_retry_info(provider, fake_server) -> None:
@@ -187,38 +185,19 @@ async def test_a_rate_limit_takes_its_wait_from_retry_after_or_from_retry_info(p
 
 
 async def test_an_empty_answer_cut_by_the_output_limit_says_to_raise_it_and_is_not_retryable(provider, fake_server) -> None:
-    fake_server.script(ReplySpec(empty=True, finish_reason="MAX_TOKENS"))
-    with pytest.raises(OutputLimitError, match="raise max output tokens") as caught:
-        await provider.generate(request(), spec())
-    assert caught.value.retryable is False
+    await assert_output_cap_ran_out(provider, fake_server, "MAX_TOKENS", request(), spec())
 
 
 async def test_a_refused_key_is_reported_without_echoing_it(provider, fake_server) -> None:
-    fake_server.script(ReplySpec(status=403))
-    with pytest.raises(AuthError) as caught:
-        await provider.generate(request(), spec())
-    assert API_KEY not in caught.value.describe()
+    await assert_refused_key_is_not_echoed(provider, fake_server, 403, API_KEY, request(), spec())
 
 
 async def test_a_hang_past_the_timeout_becomes_a_timeout_error(fake_server) -> None:
-    fake_server.script(ReplySpec(hang=True))
-    quick = GeminiProvider(api_key=API_KEY, base_url=fake_server.url, timeout=0.3)
-    try:
-        with pytest.raises(ProviderTimeoutError, match="did not answer within 0.3s"):
-            await quick.generate(request(), spec())
-    finally:
-        await quick.aclose()
+    await assert_hang_times_out(build, fake_server, request(), spec())
 
 
 async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None:
-    port = unused_port()
-    unreachable = GeminiProvider(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}", timeout=5)
-    try:
-        with pytest.raises(RetryableError, match="lost the connection") as caught:
-            await unreachable.generate(request(), spec())
-    finally:
-        await unreachable.aclose()
-    assert type(caught.value) is RetryableError
+    await assert_unreachable_is_retryable(build, request(), spec())
 
 
 async def test_concurrent_calls_overlap_at_the_server(provider, fake_server) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from providers.catalogue import ModelSpec
 from providers.shaping import pick_effort
-from tests.env_quorum import Quorum, environment, quorum
+from tests.client import ToolClient
+from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, RecordedRequest
 
 KEY = "controls-test-key-0123456789"
@@ -207,7 +208,7 @@ async def test_gemini_gets_its_output_cap_in_the_generation_config(
 
 # ---- LOCALE ------------------------------------------------------------------------------------
 
-async def locale_prompts(q: Quorum, fake: FakeProviderServer) -> tuple[str, str]:
+async def locale_prompts(q: ToolClient, fake: FakeProviderServer) -> tuple[str, str]:
     await q.ok("chat", prompt="bonjour", model="gpt5")
     openai_system = sent(fake).body["messages"][0]["content"]
     await q.ok("chat", prompt="bonjour", model="flash")

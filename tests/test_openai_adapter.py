@@ -12,11 +12,15 @@ import pytest
 from providers.base import GenerateRequest, ImageInput, Message, Provider
 from providers.catalogue import ModelSpec, TemperatureRule
 from providers.errors import (
-    OutputLimitError, AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
+    AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
     ProviderTimeoutError, RateLimitedError, RetryableError,
 )
 from providers.openai_compat import AzureSettings, OpenAICompatibleProvider, retry_after_seconds
-from tests.adapter_support import assert_concurrent_calls_overlap, imports_any, sent, unused_port
+from tests.adapter_support import (
+    assert_concurrent_calls_overlap, assert_fault_translated, assert_hang_times_out, assert_images_refused_before_sending,
+    assert_output_cap_ran_out, assert_refused_key_is_not_echoed, assert_unreachable_is_retryable, assert_usage_read,
+    imports_any, sent,
+)
 from tests.fakes import FakeProviderServer, ReplySpec
 
 API_KEY = "sk-secret-test-key"
@@ -32,10 +36,14 @@ def request(text: str = "hello there", **overrides: Any) -> GenerateRequest:
     return GenerateRequest(**{**base, **overrides})
 
 
+def build(root_url: str, timeout: float) -> OpenAICompatibleProvider:
+    return OpenAICompatibleProvider("openai", base_url=f"{root_url}/v1", api_key=API_KEY, models=[spec()],
+                                    timeout=timeout)
+
+
 @pytest.fixture
 async def provider(fake_server: FakeProviderServer) -> AsyncIterator[OpenAICompatibleProvider]:
-    p = OpenAICompatibleProvider("openai", base_url=fake_server.openai_url, api_key=API_KEY, models=[spec()],
-                                 timeout=5)
+    p = build(fake_server.url, 5)
     yield p
     await p.aclose()
 
@@ -139,17 +147,12 @@ async def test_images_ride_on_the_last_user_message_as_data_urls(provider, fake_
 
 
 async def test_images_are_refused_before_sending_when_the_model_cannot_see(provider, fake_server) -> None:
-    with pytest.raises(BadRequestError, match="does not accept images"):
-        await provider.generate(request(images=(ImageInput("image/png", b"x"),)), spec())
-    assert fake_server.requests == []
+    await assert_images_refused_before_sending(provider, fake_server, request, spec())
 
 
 async def test_usage_numbers_are_read_from_the_reply(provider, fake_server) -> None:
-    fake_server.script(ReplySpec(text="ok", prompt_tokens=120, completion_tokens=30, reasoning_tokens=50,
-                                 cached_tokens=64))
-    result = await provider.generate(request(), spec())
-    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.reasoning_tokens,
-            result.usage.cached_tokens) == (120, 80, 50, 64)
+    # The fake reports 40 visible tokens and 60 of reasoning: completion_tokens carries both (100).
+    await assert_usage_read(provider, fake_server, request(), spec(), billed_output=100)
 
 
 async def test_the_responses_api_is_used_when_the_catalogue_says_so(provider, fake_server) -> None:
@@ -207,6 +210,7 @@ async def test_vendor_headers_are_sent_and_a_keyless_local_server_gets_a_placeho
     (ReplySpec(status=500), RetryableError, 500),
     (ReplySpec(status=502), RetryableError, 502),
     (ReplySpec(status=503), RetryableError, 503),
+    (ReplySpec(status=504), ProviderTimeoutError, 504),
     (ReplySpec(status=429), RateLimitedError, 429),
     (ReplySpec(status=401), AuthError, 401),
     (ReplySpec(status=403), AuthError, 403),
@@ -226,12 +230,7 @@ async def test_vendor_headers_are_sent_and_a_keyless_local_server_gets_a_placeho
 async def test_failures_become_project_errors_naming_provider_and_model(
     provider, fake_server, reply: ReplySpec, error: type[ProviderError], status: int | None,
 ) -> None:
-    fake_server.script(reply)
-    with pytest.raises(ProviderError) as caught:
-        await provider.generate(request(), spec())
-    assert type(caught.value) is error
-    assert (caught.value.provider, caught.value.model, caught.value.status) == ("openai", "gpt-fake", status)
-    assert "gpt-fake" in str(caught.value) or "openai" in str(caught.value)
+    await assert_fault_translated(provider, fake_server, reply, error, status, ("openai", "gpt-fake"), request(), spec())
 
 
 async def test_a_rate_limit_carries_the_retry_after_seconds(provider, fake_server) -> None:
@@ -252,27 +251,15 @@ def test_retry_after_reads_milliseconds_seconds_and_http_dates() -> None:
 
 
 async def test_an_empty_answer_cut_by_the_output_limit_says_to_raise_it_and_is_not_retryable(provider, fake_server) -> None:
-    fake_server.script(ReplySpec(empty=True, finish_reason="length"))
-    with pytest.raises(OutputLimitError, match="raise max output tokens") as caught:
-        await provider.generate(request(), spec())
-    assert caught.value.retryable is False
+    await assert_output_cap_ran_out(provider, fake_server, "length", request(), spec())
 
 
 async def test_a_refused_key_is_reported_without_echoing_it(provider, fake_server) -> None:
-    fake_server.script(ReplySpec(status=401))
-    with pytest.raises(AuthError) as caught:
-        await provider.generate(request(), spec())
-    assert API_KEY not in caught.value.describe()
+    await assert_refused_key_is_not_echoed(provider, fake_server, 401, API_KEY, request(), spec())
 
 
 async def test_a_hang_past_the_timeout_becomes_a_timeout_error(fake_server) -> None:
-    fake_server.script(ReplySpec(hang=True))
-    quick = OpenAICompatibleProvider("openai", base_url=fake_server.openai_url, api_key=API_KEY, timeout=0.3)
-    try:
-        with pytest.raises(ProviderTimeoutError, match="did not answer within 0.3s"):
-            await quick.generate(request(), spec())
-    finally:
-        await quick.aclose()
+    await assert_hang_times_out(build, fake_server, request(), spec())
 
 
 @pytest.mark.parametrize("reply", [ReplySpec(blocked=True), ReplySpec(empty=True)])
@@ -285,14 +272,7 @@ async def test_the_responses_api_reports_blocks_and_empty_answers_too(provider, 
 
 
 async def test_an_unreachable_server_is_a_retryable_connection_failure() -> None:
-    port = unused_port()
-    unreachable = OpenAICompatibleProvider("openai", base_url=f"http://127.0.0.1:{port}/v1", timeout=5)
-    try:
-        with pytest.raises(RetryableError, match="lost the connection") as caught:
-            await unreachable.generate(request(), spec())
-    finally:
-        await unreachable.aclose()
-    assert type(caught.value) is RetryableError
+    await assert_unreachable_is_retryable(build, request(), spec())
 
 
 async def test_concurrent_calls_overlap_at_the_server(provider, fake_server) -> None:

@@ -7,13 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.workflow_support import all_calls, register
+from tests.workflow_support import all_calls
 from utils.storage.sqlite import SqliteThreadStore
 
 
 @pytest.fixture
-async def h(harness_factory, monkeypatch):
-    register(monkeypatch)
+async def h(harness_factory):
     return await harness_factory()
 
 
@@ -50,8 +49,7 @@ async def test_a_revision_replaces_the_step_and_branches_are_kept_in_the_outline
     assert all_calls(h) == []
 
 
-async def test_the_plan_is_kept_on_the_thread_and_resumes_after_a_restart(harness_factory, monkeypatch, tmp_path):
-    register(monkeypatch)
+async def test_the_plan_is_kept_on_the_thread_and_resumes_after_a_restart(harness_factory, tmp_path):
     db = tmp_path / "plans.db"
     before = await harness_factory(store=SqliteThreadStore(db, timedelta(hours=1)))
     first = await plan(before, 1, "Write the migration")

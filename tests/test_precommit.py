@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workflow_support import all_calls, git, make_repo, register, step
+from tests.workflow_support import all_calls, git, isolate_git, make_repo, step
 
 
 @pytest.fixture
 async def h(harness_factory, monkeypatch):
-    register(monkeypatch)
+    isolate_git(monkeypatch)
     return await harness_factory()
 
 

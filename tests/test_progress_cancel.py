@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.env_quorum import Quorum, environment, quorum
+from tests.client import ToolClient
+from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, ReplySpec
 from tests.fakes.spawn import quorum_command, quorum_env, stdio_params
 
@@ -25,7 +26,7 @@ def local_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     return environment(tmp_path / "home", CUSTOM_API_URL=f"{url}/v1", CUSTOM_MODEL_NAME=MODEL, **extra)
 
 
-async def chat_with_progress(q: Quorum, **arguments: Any) -> tuple[Any, list[Progress]]:
+async def chat_with_progress(q: ToolClient, **arguments: Any) -> tuple[Any, list[Progress]]:
     received: list[Progress] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -73,7 +74,7 @@ async def test_a_client_that_cancels_its_call_ends_the_provider_request_and_reco
         await cancel_a_hanging_follow_up_and_go_on(q, fake_server, wait_s=10)
 
 
-async def cancel_a_hanging_follow_up_and_go_on(q: Quorum, fake_server: FakeProviderServer, wait_s: float) -> None:
+async def cancel_a_hanging_follow_up_and_go_on(q: ToolClient, fake_server: FakeProviderServer, wait_s: float) -> None:
     """Start a thread, cancel a follow-up whose provider call hangs, then continue the thread; assert that the
     provider request ended because the client went away, nothing was recorded for it, and the thread goes on."""
     first = await q.ok("chat", prompt="remember 42")
@@ -84,9 +85,9 @@ async def cancel_a_hanging_follow_up_and_go_on(q: Quorum, fake_server: FakeProvi
     with pytest.raises(asyncio.CancelledError):
         await pending
     ended = await asyncio.to_thread(fake_server.wait_for_requests, 2, wait_s, finished=True)
-    after_cancel = await q.thread(first.thread_id)
+    after_cancel = await q.export(first.thread_id)
     again = await q.ok("chat", prompt="still there?", continuation_id=first.thread_id)
-    final = await q.thread(first.thread_id)
+    final = await q.export(first.thread_id)
 
     assert ended[1].outcome == "client went away"
     assert len(after_cancel["turns"]) == 2
@@ -101,7 +102,7 @@ async def test_over_stdio_cancelling_the_client_task_cancels_the_provider_call_a
 
     env = quorum_env(tmp_path / "home", fake_server.url, QUORUM_STORAGE="memory")
     async with Client(stdio_params(env, cwd=tmp_path)) as client:
-        await cancel_a_hanging_follow_up_and_go_on(Quorum(client, services=None), fake_server, wait_s=20)
+        await cancel_a_hanging_follow_up_and_go_on(ToolClient(client), fake_server, wait_s=20)
 
 
 # ---- the protocol as written on the wire ---------------------------------------------------------

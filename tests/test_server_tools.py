@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 from providers.errors import AuthError, RetryableError
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_tools() -> list[str]:
+    """The tool names of the README's Tools table, in the order it lists them."""
+    section = README.read_text(encoding="utf-8").split("\n## Tools\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)
+
+
+async def test_the_server_serves_every_tool_the_readme_lists_in_its_order_and_no_other(harness):
+    async with harness.connect() as client:
+        served = [t.name for t in (await client.list_tools()).tools]
+    documented = readme_tools()
+    assert len(documented) == 18, documented  # the table itself was read
+    assert served == documented
 
 
 async def test_tools_list_offers_flat_small_schemas_generated_from_models(harness):
@@ -129,14 +146,17 @@ async def test_unknown_model_lists_available_models(harness):
 async def test_bad_paths_are_refused_with_reasons_and_the_next_call_works(harness):
     relative = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=["src/x.py"])
     assert relative["metadata"]["error_kind"] == "path_refused" and "absolute" in relative["content"].lower()
+    assert "src/x.py" in relative["content"]
     secret = harness.workdir / ".env"
     secret.write_text("OPENAI_API_KEY=sk-real\n")
     refused = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=[str(secret)])
-    assert refused["metadata"]["error_kind"] == "path_refused"
-    missing = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=[str(harness.workdir / "nope.py")])
-    assert missing["metadata"]["error_kind"] == "file_missing"
+    assert refused["metadata"]["error_kind"] == "path_refused" and str(secret) in refused["content"]
+    assert "secret" in refused["content"].lower()
+    gone = harness.workdir / "nope.py"
+    missing = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=[str(gone)])
+    assert missing["metadata"]["error_kind"] == "file_missing" and str(gone) in missing["content"]
     outside = await harness.fail("chat", prompt="x", model="alpha", absolute_file_paths=["/etc/hostname"])
-    assert outside["metadata"]["error_kind"] == "path_refused"
+    assert outside["metadata"]["error_kind"] == "path_refused" and "/etc" in outside["content"]
     assert harness.fakes["custom"].calls == []
     await harness.ok("chat", prompt="fine now", model="alpha")
 
@@ -257,13 +277,12 @@ async def test_disabled_tools_are_hidden_but_listmodels_and_version_stay(harness
 
 
 async def test_ten_simultaneous_calls_are_in_flight_together(harness):
-    fake = harness.fakes["custom"]
     in_flight = 0
     peak = 0
     release = asyncio.Event()
-    original = fake.generate
 
     async def gated(request, spec):
+        # No answer until ten calls are waiting here at once: calls served one at a time time out.
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
@@ -271,12 +290,11 @@ async def test_ten_simultaneous_calls_are_in_flight_together(harness):
             release.set()
         await asyncio.wait_for(release.wait(), timeout=10)
         in_flight -= 1
-        return await original(request, spec)
+        asked = re.findall(r"\bq\d\b", request.messages[-1].content)[-1]
+        return f"answer to {asked}"
 
-    fake.generate = gated  # type: ignore[method-assign]
-    async with harness.connect() as client:
-        results = await asyncio.gather(
-            *(harness.call("chat", client=client, prompt=f"q{i}", model="alpha") for i in range(10))
-        )
-    assert all(not err for _, err in results)
+    harness.fakes["custom"].respond = gated
+    async with harness.session() as client:
+        results = await asyncio.gather(*(client.ok("chat", prompt=f"q{i}", model="alpha") for i in range(10)))
     assert peak == 10
+    assert sorted(r.content for r in results) == sorted(f"answer to q{i}" for i in range(10))

@@ -435,12 +435,16 @@ async def test_open_store_builds_the_backend_the_settings_name(tmp_path: Path) -
     sqlite_store = open_store(Settings.model_validate(base))
     assert isinstance(sqlite_store, SqliteThreadStore) and sqlite_store.path == tmp_path / "x" / "t.sqlite3"
     await sqlite_store.close()
-    if importlib.util.find_spec("redis") is not None:  # the factory must not need a running server
-        from utils.storage.redis_store import RedisThreadStore
 
-        redis_store = open_store(Settings.model_validate({**base, "QUORUM_STORAGE": "redis"}))
-        assert isinstance(redis_store, RedisThreadStore)
-        await redis_store.close()
+
+async def test_open_store_builds_a_redis_store_without_a_running_server() -> None:
+    require(importlib.util.find_spec("redis") is not None, "the redis package is not installed")
+    from utils.storage.redis_store import RedisThreadStore
+
+    settings = {"CONVERSATION_TIMEOUT_HOURS": 2, "QUORUM_STORAGE": "redis", "QUORUM_REDIS_URL": "redis://127.0.0.1:9/0"}
+    redis_store = open_store(Settings.model_validate(settings))
+    assert isinstance(redis_store, RedisThreadStore) and redis_store.ttl == timedelta(hours=2)
+    await redis_store.close()
 
 
 async def test_redis_keys_carry_the_sliding_ttl(redis_url: str) -> None:

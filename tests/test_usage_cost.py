@@ -74,7 +74,7 @@ async def test_usage_from_either_wire_is_stored_on_the_turn_and_priced_from_the_
     fake_server.script(BUSY)
     async with quorum(env(tmp_path, fake_server.url), tmp_path) as q:
         answer = await q.ok("chat", prompt="price this", model=model)
-        thread = await q.thread(answer.thread_id)
+        thread = await q.export(answer.thread_id)
 
     cost = spec_of(vendor, name).cost_usd(10_000, 3_000, cached_tokens=4_000)
     assert cost == pytest.approx((6_000 * 1.25 + 4_000 * 0.125 + 3_000 * 10.0) / 1e6)
@@ -120,7 +120,7 @@ async def test_a_thread_over_its_budget_refuses_further_calls_clearly_and_a_new_
         refused = await q.fail("chat", prompt="more", model="gpt5", continuation_id=first.thread_id)
         consensus = await q.fail("consensus", step="Adopt it?", continuation_id=first.thread_id,
                                  models=[{"model": "gpt5"}, {"model": "flash"}])
-        thread = await q.thread(first.thread_id)
+        thread = await q.export(first.thread_id)
         fresh = await q.ok("chat", prompt="new topic", model="gpt5")
 
     for result in (refused, consensus):

@@ -77,7 +77,7 @@ async def test_a_vendor_configured_only_by_its_variables_lists_its_models_and_an
     async with quorum(env, tmp_path) as q:
         listed = await q.ok("listmodels")
         answer = await q.ok("chat", prompt="which vendor are you?", model=case.ask)
-        thread = await q.thread(answer.thread_id)
+        thread = await q.export(answer.thread_id)
 
     assert listed.metadata["configured_providers"] == [case.vendor]
     for spec in load_catalogue(case.vendor):

@@ -8,14 +8,13 @@ from datetime import timedelta
 import pytest
 
 from providers.errors import AuthError
-from tests.workflow_support import all_calls, register, step
+from tests.workflow_support import all_calls, step
 from tools.workflow.expert import parse_answer
 from utils.storage.sqlite import SqliteThreadStore
 
 
 @pytest.fixture
-async def h(harness_factory, monkeypatch):
-    register(monkeypatch)
+async def h(harness_factory):
     return await harness_factory({"QUORUM_RETRY_BASE_DELAY_S": "0"})
 
 
@@ -47,12 +46,16 @@ async def test_two_interleaved_runs_of_the_same_tool_share_nothing(h):
     b1 = await step(h, "debug", 1, 2, findings="bravo-evidence")
     a, b = a1["continuation_offer"]["continuation_id"], b1["continuation_offer"]["continuation_id"]
     assert a != b
-    h.fakes["openai"].queue("expert for bravo", "expert for alpha")
+    # The expert names every run whose evidence it was shown.
+    h.fakes["openai"].respond = lambda request, spec: "expert saw " + " and ".join(
+        run for run in ("alpha", "bravo") if f"{run}-evidence" in request.messages[-1].content)
     b2 = await step(h, "debug", 2, 2, final=True, cid=b, findings="bravo-more", confidence="high", model="beta")
     a2 = await step(h, "debug", 2, 2, final=True, cid=a, findings="alpha-more", confidence="high", model="beta")
     bravo_prompt, alpha_prompt = (c.messages[-1].content for c in h.fakes["openai"].calls)
     assert "bravo-evidence" in bravo_prompt and "bravo-more" in bravo_prompt and "alpha" not in bravo_prompt
     assert "alpha-evidence" in alpha_prompt and "alpha-more" in alpha_prompt and "bravo" not in alpha_prompt
+    assert "expert saw bravo" in json.dumps(b2["expert_analysis"]) and "alpha" not in json.dumps(b2["expert_analysis"])
+    assert "expert saw alpha" in json.dumps(a2["expert_analysis"]) and "bravo" not in json.dumps(a2["expert_analysis"])
     assert b2["investigation"]["steps_taken"] == a2["investigation"]["steps_taken"] == 2
 
 
@@ -89,8 +92,7 @@ async def test_a_workflow_continues_a_chat_thread_and_the_expert_sees_the_chat(h
     assert "Why do sessions drop?" in text and "CHAT-ANSWER-about-sessions" in text
 
 
-async def test_a_run_resumes_after_a_restart_from_the_sqlite_store(harness_factory, monkeypatch, tmp_path):
-    register(monkeypatch)
+async def test_a_run_resumes_after_a_restart_from_the_sqlite_store(harness_factory, tmp_path):
     db = tmp_path / "threads.db"
     before = await harness_factory(store=SqliteThreadStore(db, timedelta(hours=1)))
     first = await step(before, "debug", 1, 3, findings="evidence-before-restart")

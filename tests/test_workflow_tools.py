@@ -11,8 +11,8 @@ from tests.workflow_support import (
     PAUSE,
     all_calls,
     done_confidence,
+    isolate_git,
     prompt_file,
-    register,
     step,
     tool_fields,
 )
@@ -22,7 +22,7 @@ from tools.workflow import workflow_tools
 
 @pytest.fixture
 async def h(harness_factory, monkeypatch):
-    register(monkeypatch)
+    isolate_git(monkeypatch)
     return await harness_factory({"QUORUM_RETRY_BASE_DELAY_S": "0"})
 
 
@@ -80,8 +80,17 @@ async def test_use_assistant_model_false_skips_the_expert(h, tool):
 @pytest.mark.parametrize(("tool", "field"), [("codereview", "review_validation_type"), ("precommit", "precommit_type")])
 async def test_internal_validation_completes_without_the_expert(h, tool, field):
     final = await step(h, tool, 1, 1, final=True, confidence="high", **{field: "internal"}, **tool_fields(tool, h))
-    assert final["expert_analysis"] is None and "internal" in final["expert_skipped"]
+    assert final["expert_analysis"] is None and final["expert_skipped"].startswith(f"{field}=internal:")
     assert all_calls(h) == []
+
+
+@pytest.mark.parametrize(("tool", "field"), [("codereview", "review_validation_type"), ("precommit", "precommit_type")])
+async def test_external_validation_still_asks_the_expert(h, tool, field):
+    h.fakes["openai"].queue('{"summary": "expert checked it", "issues": []}')
+    final = await step(h, tool, 1, 1, final=True, confidence="high", model="beta", **{field: "external"},
+                       **tool_fields(tool, h))
+    assert final["expert_analysis"] is not None and not final.get("expert_skipped")
+    assert len(all_calls(h)) == 1
 
 
 async def test_docgen_refuses_to_complete_while_files_remain(h):

@@ -1,4 +1,5 @@
-"""A Quorum wired to the fake provider over the OpenAI wire, the Gemini wire or both, driven by an MCP client.
+"""The environment of a Quorum wired to the fake provider over the OpenAI wire, the Gemini wire or both
+(connect it with `tests.env_quorum.quorum`).
 
 The OpenAI wire is reached through the custom (OpenAI-compatible) vendor at `CUSTOM_API_URL`; the Gemini
 wire through the native Gemini vendor with `GEMINI_BASE_URL` pointed at the fake. Each wire gets a small
@@ -7,15 +8,11 @@ catalogue of its own, so nothing depends on the shipped conf/ files.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from tests.env_quorum import connect
-from tests.replies import Reply
 
 
 @dataclass(frozen=True)
@@ -71,40 +68,6 @@ def wire_env(fake_url: str, home: Path, wires: Iterable[str] = ("openai", "gemin
                         "GEMINI_MODELS_CONFIG_PATH": str(catalogue)})
     env.update(extra)
     return env
-
-
-class Session:
-    """A connected MCP client with the few calls the fault and fuzz suites need."""
-
-    def __init__(self, client: Any, services: Any) -> None:
-        self.client = client
-        self.services = services
-
-    async def call(self, tool: str, arguments: Mapping[str, Any] | None = None) -> Reply:
-        result = await self.client.call_tool(tool, dict(arguments or {}))
-        assert len(result.content) == 1, f"{tool} returned {len(result.content)} content blocks"
-        return Reply.of(result)
-
-    async def ok(self, tool: str, **arguments: Any) -> Reply:
-        reply = await self.call(tool, arguments)
-        assert not reply.is_error and reply.status != "error", reply.envelope
-        return reply
-
-    async def fail(self, tool: str, **arguments: Any) -> Reply:
-        reply = await self.call(tool, arguments)
-        assert reply.is_error and reply.status == "error", reply.envelope
-        return reply
-
-    async def export(self, thread_id: str) -> dict[str, Any]:
-        """The thread as the threads tool exports it."""
-        reply = await self.ok("threads", action="export", continuation_id=thread_id)
-        exported: dict[str, Any] = json.loads(reply.content)
-        return exported
-
-
-def quorum_session(env: Mapping[str, str], cwd: Path) -> contextlib.AbstractAsyncContextManager[Session]:
-    """Build Quorum from `env`, connect an in-memory MCP client, and close providers and store afterwards."""
-    return connect(env, cwd, Session)
 
 
 def warm_sdks() -> None:

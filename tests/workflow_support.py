@@ -1,4 +1,4 @@
-"""Helpers for workflow tests: a harness with the workflow tools registered, steps, and git repositories."""
+"""Helpers for workflow tests: steps, pause statuses, and git repositories."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import tools.registry as registry
-from tools.workflow import workflow_tools
 
 # Each tool's pause status; the final status is always "<tool>_complete".
 PAUSE = {
@@ -36,11 +34,8 @@ GIT_ENV = {
 }
 
 
-def register(monkeypatch: Any) -> None:
-    """Serve the workflow tools beside the simple ones (tools/registry.py is wired by the lead)."""
-    base = registry.all_tools
-    names = {t.name for t in workflow_tools()}
-    monkeypatch.setattr(registry, "all_tools", lambda: [*(t for t in base() if t.name not in names), *workflow_tools()])
+def isolate_git(monkeypatch: Any) -> None:
+    """Run git (in the tests and in precommit) without the developer's global or system configuration."""
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from providers.registry import Category
 from tools.context import RequestContext
 from utils.conversation import Turn
 from utils.envelope import SUCCESS, ContentType, ErrorKind
 
-Category = Literal["fast", "balanced", "reasoning"]
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "systemprompts"
 
 

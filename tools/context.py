@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING
 from providers.registry import ProviderRegistry, Route
 from utils.budget import Allocation, allocate
 from utils.conversation import Thread
+from utils.progress import ProgressFn
 from utils.security import PathPolicy
 from utils.settings import Settings
 from utils.storage.base import ThreadStore
 
 if TYPE_CHECKING:
     from tools.base import Tool
-
-ProgressFn = Callable[[float, str], Awaitable[None]]
-
 
 async def no_progress(_: float, __: str) -> None:
     return None

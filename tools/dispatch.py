@@ -11,12 +11,14 @@ from pydantic import BaseModel, ValidationError
 
 from providers.registry import ModelResolutionError, Route
 from tools.base import Tool, ToolError, ToolOutput
-from tools.context import ProgressFn, RequestContext, Services, no_progress
+from tools.context import RequestContext, Services, no_progress
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.files import FileTooLargeError, read_file
+from utils.progress import ProgressFn
 from utils.security import FileMissingError, PathPolicy, PathRefusedError
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
+from utils.storage.records import PROMPT_STORE_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ class Dispatcher:
         try:
             if ctx.thread is not None:
                 return await store.append(ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state)
-            initial = {k: (v[:2_000] if isinstance(v, str) else v) for k, v in arguments.items()}
+            initial = {k: (v[:PROMPT_STORE_CHARS] if isinstance(v, str) else v) for k, v in arguments.items()}
             return await store.create(
                 Thread(tool_name=tool.name, initial_request=initial, turns=output.turns, state=output.state or {})
             )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-ThinkingMode = Literal["minimal", "low", "medium", "high", "max"]
+from providers.base import ThinkingMode
 
 
 def _one_or_many(value: Any) -> Any:

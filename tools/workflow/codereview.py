@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields, SeverityFilter
-from tools.workflow.spec import Guidance, WorkflowSpec
+from tools.workflow.spec import Guidance, WorkflowSpec, internal_validation
 
 
 class CodeReviewRequest(InvestigationFields):
@@ -44,12 +44,6 @@ GUIDANCE = Guidance(
 )
 
 
-def _internal(request: Any) -> str | None:
-    if request.review_validation_type == "internal":
-        return "review_validation_type=internal: the review is complete without the expert model."
-    return None
-
-
 SPEC = WorkflowSpec(
     name="codereview",
     description="Step-by-step code review; an expert model validates and ranks the issues.",
@@ -57,7 +51,7 @@ SPEC = WorkflowSpec(
     category="balanced",
     activity="code_review",
     guidance=GUIDANCE,
-    skip_expert=_internal,
+    skip_expert=internal_validation("review_validation_type", "review"),
     expert_brief=(
         "Review the embedded code as a senior reviewer, for the requested review_type (full when unset), "
         "following focus_on and standards when given. Confirm or reject each issue the agent reported, add the "

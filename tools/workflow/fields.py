@@ -6,17 +6,19 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.fields import StrList, ModelFields, StrictModel, ThinkingMode, ThreadFields
+from providers.base import ThinkingMode
+from tools.fields import StrList, ModelFields, StrictModel, ThreadFields
 
 Confidence = Literal["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"]
 Severity = Literal["critical", "high", "medium", "low"]
-CONFIDENCE_ORDER: tuple[str, ...] = ("exploring", "low", "medium", "high", "very_high", "almost_certain", "certain")
 
 
-class IssueItem(StrictModel):
+# One problem found; `location` is path:line or a symbol. No docstring or field descriptions: the model is
+# inlined into every step-enforced tool's schema, which a client keeps in its context.
+class Issue(StrictModel):
     severity: Severity
     description: str
-    location: str | None = Field(None, description="path:line or symbol")
+    location: str | None = None
 
 
 class StepFields(ModelFields):
@@ -30,7 +32,7 @@ class StepFields(ModelFields):
     files_checked: StrList = Field(default_factory=list)
     relevant_files: StrList = Field(default_factory=list, description="Absolute paths; embedded for the expert")
     relevant_context: StrList = Field(default_factory=list)
-    issues_found: list[IssueItem] = Field(default_factory=list)
+    issues_found: list[Issue] = Field(default_factory=list)
     confidence: Confidence = "exploring"
     hypothesis: str | None = None
     use_assistant_model: bool = Field(True, description="false: no expert model call")
@@ -52,12 +54,6 @@ class StepProtocol(ThreadFields):
     step_number: int = Field(ge=1)
     total_steps: int = Field(ge=1)
     next_step_required: bool = Field(description="false on the final step")
-
-
-class Issue(StrictModel):
-    severity: Severity
-    description: str
-    location: str | None = None
 
 
 class InvestigationFields(StepProtocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -13,7 +13,7 @@ from tools.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields, SeverityFilter
 from tools.workflow.gitdiff import ChangeSet, GitError, collect_changes
-from tools.workflow.spec import ExpertInput, Guidance, Run, WorkflowSpec
+from tools.workflow.spec import ExpertInput, Guidance, Run, WorkflowSpec, internal_validation
 from utils.security import FileMissingError, PathRefusedError
 
 _LISTED_FILES = 30
@@ -92,12 +92,6 @@ async def prepare(request: PrecommitRequest, ctx: RequestContext, run: Run) -> E
     return ExpertInput(sections=tuple(sections), files=changes.files, notes=changes.notes)
 
 
-def _internal(request: Any) -> str | None:
-    if request.precommit_type == "internal":
-        return "precommit_type=internal: the validation is complete without the expert model."
-    return None
-
-
 GUIDANCE = Guidance(
     first=(
         "Read the full diff (git diff --cached / git diff, or against compare_to) and every changed file around it.",
@@ -129,7 +123,7 @@ SPEC = WorkflowSpec(
     category="balanced",
     activity="precommit_analysis",
     guidance=GUIDANCE,
-    skip_expert=_internal,
+    skip_expert=internal_validation("precommit_type", "validation"),
     check=check,
     prepare_expert_input=prepare,
     expert_brief=(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from tools.base import Category
+from providers.registry import Category
 
 if TYPE_CHECKING:
     from tools.context import RequestContext
@@ -61,6 +61,17 @@ Check = Callable[[Any, "RequestContext", Run], Awaitable[tuple[str, ...]]]
 RecordStep = Callable[[Run, dict[str, Any], Any], Run]
 # (request) -> why the expert is skipped, or None: a spec's own opt-out (e.g. review_validation_type=internal).
 SkipRule = Callable[[Any], "str | None"]
+
+
+def internal_validation(field_name: str, work: str) -> SkipRule:
+    """The opt-out of a tool whose `field_name`='internal' means the agent finishes `work` without the expert."""
+
+    def rule(request: Any) -> str | None:
+        if getattr(request, field_name, None) == "internal":
+            return f"{field_name}=internal: the {work} is complete without the expert model."
+        return None
+
+    return rule
 # (run) -> text: the result of a self-contained tool's final step (planner's outline).
 Render = Callable[[Run], str]
 

@@ -9,7 +9,7 @@ from typing import Any
 from utils.conversation import Turn, utcnow
 
 EXCERPT_CHARS = 160
-# Raw prompt text kept for summaries; the excerpt shown is cut from it at read time.
+# Raw text kept of a prompt (and of each initial-request field); the excerpt shown is cut from it at read time.
 PROMPT_STORE_CHARS = 2_000
 
 
