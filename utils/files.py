@@ -48,6 +48,7 @@ _SNIFF_BYTES = 8192
 _SHORT_HASH = 12  # enough to tell versions apart; the full hash stays in FileContent
 _LISTED_SKIPS = 10  # skipped files named one by one; the rest are counted
 _CAP_NAME = "QUORUM_MAX_FILE_BYTES"
+_ADVICE = "Pass the smaller files that matter, or an excerpt of this one."
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,10 @@ def load_text_files(
             break
         if candidate.size > max_bytes:
             if candidate.named:
-                raise FileTooLargeError(too_large(str(candidate.path), candidate.size, max_bytes, _CAP_NAME))
+                raise FileTooLargeError(
+                    too_large(str(candidate.path), candidate.size, max_bytes, _CAP_NAME, _ADVICE),
+                    size=candidate.size, limit=max_bytes,
+                )
             skipped.append(f"{candidate.path} ({candidate.size:,} bytes, over {_CAP_NAME})")
             continue
         if candidate.size > remaining:
@@ -193,7 +197,7 @@ def read_file(path: Path | str, policy: PathPolicy, *, max_bytes: int) -> FileCo
     """Read a text file through the gate (None when it is binary); hash its bytes and redact its text."""
     raw = str(path)
     checked = policy.check(raw)
-    opened = read_checked(raw, checked, policy, max_bytes, cap_name=_CAP_NAME)
+    opened = read_checked(raw, checked, policy, max_bytes, cap_name=_CAP_NAME, advice=_ADVICE)
     data = opened.data
     if b"\x00" in data[:_SNIFF_BYTES]:
         logger.info("skipping %s: not a text file", checked)

@@ -57,7 +57,9 @@ def load_image(item: str, policy: PathPolicy, limit_mb: float | None) -> GatedIm
         path = policy.check(item)
         if path.is_dir():
             raise PathRefusedError(f"Refusing {item!r}: it is a directory. Pass the path of an image file.")
-        data = read_checked(item, path, policy, cap, cap_name=f"the image limit of {cap // MIB} MiB").data
+        data = read_checked(
+            item, path, policy, cap, cap_name=f"the image limit of {cap / MIB:g} MiB", advice="Resize or compress the image."
+        ).data
         where = f"{item!r}"
     mime = sniff_image(data)
     if mime is None:
@@ -93,7 +95,7 @@ def _decode_data_url(item: str, cap: int) -> bytes:
     size = data_url_size(item)
     if size > cap:
         raise FileTooLargeError(
-            f"The image data URL holds about {size:,} bytes, over the image limit of {cap // MIB} MiB; it was not "
+            f"The image data URL holds about {size:,} bytes, over the image limit of {cap / MIB:g} MiB; it was not "
             "decoded. Resize or compress the image.", size=size, limit=cap,
         )
     try:

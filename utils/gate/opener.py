@@ -46,7 +46,10 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def read_checked(raw: str, path: Path, policy: PathPolicy, cap: int, *, cap_name: str) -> Opened:
+def read_checked(
+    raw: str, path: Path, policy: PathPolicy, cap: int, *, cap_name: str,
+    advice: str = "Pass a smaller file, or an excerpt of this one.",
+) -> Opened:
     """Open `path` (already name-checked) and read it whole, or raise a GateError; `raw` is how the caller named it."""
     fd = _open(raw, path)
     try:
@@ -66,20 +69,17 @@ def read_checked(raw: str, path: Path, policy: PathPolicy, cap: int, *, cap_name
                 "whether its other names lie outside the allowed directories. Pass a copy of the file instead."
             )
         if info.st_size > cap:
-            raise FileTooLargeError(too_large(raw, info.st_size, cap, cap_name), size=info.st_size, limit=cap)
+            raise FileTooLargeError(too_large(raw, info.st_size, cap, cap_name, advice), size=info.st_size, limit=cap)
         data = _read(fd, cap + 1)
         if len(data) > cap:  # it grew after fstat
-            raise FileTooLargeError(too_large(raw, len(data), cap, cap_name), size=len(data), limit=cap)
+            raise FileTooLargeError(too_large(raw, len(data), cap, cap_name, advice), size=len(data), limit=cap)
         return Opened(path=real, data=data)
     finally:
         os.close(fd)
 
 
-def too_large(raw: str, size: int, cap: int, cap_name: str) -> str:
-    return (
-        f"{raw!r} is {size:,} bytes, over the {cap:,}-byte limit ({cap_name}); nothing of it was read. "
-        "Pass a smaller file, or an excerpt of this one."
-    )
+def too_large(raw: str, size: int, cap: int, cap_name: str, advice: str = "Pass a smaller file.") -> str:
+    return f"{raw!r} is {size:,} bytes, over the {cap:,}-byte limit ({cap_name}); nothing of it was read. {advice}"
 
 
 def _open(raw: str, path: Path) -> int:
