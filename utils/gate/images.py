@@ -18,6 +18,7 @@ MIB = 1024 * 1024
 # Without a model limit (clink hands images to a CLI) an image may still not be larger than this.
 DEFAULT_IMAGE_MB = 20.0
 _MAGIC_BYTES = 12
+_SMALLER = "Pass a smaller image (resize or compress it)."
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,8 @@ def load_image(item: str, policy: PathPolicy, limit_mb: float | None) -> GatedIm
         path = policy.check(item)
         if path.is_dir():
             raise PathRefusedError(f"Refusing {item!r}: it is a directory. Pass the path of an image file.")
-        data = read_checked(
-            item, path, policy, cap, cap_name=f"the image limit of {cap / MIB:g} MiB", advice="Resize or compress the image."
-        ).data
+        limit = f"the image limit of {cap / MIB:g} MiB"
+        data = read_checked(item, path, policy, cap, cap_name=limit, advice=_SMALLER).data
         where = f"{item!r}"
     mime = sniff_image(data)
     if mime is None:
@@ -96,7 +96,7 @@ def _decode_data_url(item: str, cap: int) -> bytes:
     if size > cap:
         raise FileTooLargeError(
             f"The image data URL holds about {size:,} bytes, over the image limit of {cap / MIB:g} MiB; it was not "
-            "decoded. Resize or compress the image.", size=size, limit=cap,
+            f"decoded. {_SMALLER}", size=size, limit=cap,
         )
     try:
         return base64.b64decode(payload.strip(), validate=True)
