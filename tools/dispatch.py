@@ -141,7 +141,8 @@ class Dispatcher:
         """The call's path policy: the user's roots, narrowed to the working directory the call names."""
         settings = self.services.settings
         roots = decide_roots(
-            server_cwd=self.services.server_cwd, configured=settings.allowed_roots, client=client_roots, home=Path.home()
+            server_cwd=self.services.server_cwd, configured=settings.allowed_roots, client=client_roots,
+            home=Path.home(),
         )
         policy = roots.policy(allow_secret_files=settings.allow_secret_files)
         raw_wd = getattr(request, "working_directory_absolute_path", None)

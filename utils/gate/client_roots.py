@@ -53,7 +53,9 @@ def _parse(answer: Any) -> tuple[Path, ...]:
     return paths_from_uris([str(root.uri) for root in result.roots])
 
 
-async def client_roots(session: Any, params: types.CallToolRequestParams) -> tuple[Path, ...] | None | types.InputRequiredResult:
+async def client_roots(
+    session: Any, params: types.CallToolRequestParams
+) -> tuple[Path, ...] | None | types.InputRequiredResult:
     """The client's roots; None when it declares none; an InputRequiredResult when it must be asked in-band."""
     if not declares_roots(session):
         return None
