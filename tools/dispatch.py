@@ -17,14 +17,14 @@ from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.gate.errors import GateError
 from utils.gate.images import describe_data_url
-from utils.gate.prompt import PROMPT_FILE_NAME, take_prompt_file
+from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
 from utils.security import PathPolicy
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PROMPT_FILE_NAME", "Dispatcher", "describe_validation", "stored_request"]
+__all__ = ["Dispatcher", "describe_validation", "stored_request"]
 
 # Strings of the first request kept on a thread: enough to recognise it in `threads list`.
 _STORED_CHARS = 2_000
