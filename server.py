@@ -93,7 +93,7 @@ def create_server(services: Services) -> Server[Any]:
         async def progress(value: float, message: str) -> None:
             await ctx.session.report_progress(value, None, message)
 
-        roots = await client_roots(ctx.session, params)
+        roots = await client_roots(ctx, params)
         if isinstance(roots, types.InputRequiredResult):
             return roots  # a 2026-07-28 client answers with its roots and calls again
         text, is_error = await dispatcher.call_text(params.name, params.arguments, progress, roots)

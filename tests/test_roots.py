@@ -11,6 +11,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 
+from tests.test_http_transport import http_url  # noqa: F401  (the HTTP server fixture)
 from utils.gate.roots import decide_roots, paths_from_uris
 
 
@@ -158,3 +159,16 @@ def test_slash_and_home_are_never_implicit_roots_but_may_be_configured(tmp_path:
 def test_only_local_file_uris_become_roots() -> None:
     assert paths_from_uris(["file:///a/b", "file://localhost/c%20d", "https://x/y", "file://host/z", "file:rel"]) == (
         Path("/a/b"), Path("/c d"))
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"], ids=["handshake client", "2026-07-28 client"])
+async def test_client_roots_are_asked_over_streamable_http_too(h, http_url: str, outside: Path, mode: str) -> None:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    http = httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-token"}, timeout=30)
+    transport = streamable_http_client(http_url, http_client=http)
+    async with http, Client(transport, list_roots_callback=roots_callback(outside), mode=mode) as c:  # type: ignore[arg-type]
+        body, is_error = await h.call("chat", c, prompt="hi", model="alpha", absolute_file_paths=[str(outside / "notes.txt")])
+    assert not is_error, body
+    assert "OUTSIDE-CONTENT" in sent(h)

@@ -9,17 +9,18 @@ client retries the call with them.
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
 import mcp_types as types
+from mcp.shared.message import ServerMessageMetadata
 
 from utils.gate.roots import paths_from_uris
 
 logger = logging.getLogger(__name__)
 
 INPUT_KEY = "quorum_roots"
+ROOTS_TIMEOUT_S = 10.0
 _CACHE_KEY = "quorum.client_roots"
 
 
@@ -54,9 +55,10 @@ def _parse(answer: Any) -> tuple[Path, ...]:
 
 
 async def client_roots(
-    session: Any, params: types.CallToolRequestParams
+    ctx: Any, params: types.CallToolRequestParams
 ) -> tuple[Path, ...] | None | types.InputRequiredResult:
     """The client's roots; None when it declares none; an InputRequiredResult when it must be asked in-band."""
+    session = ctx.session
     if not declares_roots(session):
         return None
     answered = (params.input_responses or {}).get(INPUT_KEY)
@@ -69,10 +71,12 @@ async def client_roots(
     if not session.can_send_request:
         return types.InputRequiredResult(input_requests={INPUT_KEY: types.ListRootsRequest()})
     try:
-        with warnings.catch_warnings():
-            # Deprecated in the 2026-07-28 protocol, still how handshake-era clients share their roots.
-            warnings.simplefilter("ignore")
-            answer = await session.list_roots()
+        # Asked on this request's own channel (over HTTP: the POST's response stream, which is open now),
+        # and bounded, so a client that never answers cannot hold the call.
+        answer = await session.send_request(
+            types.ListRootsRequest(), types.ListRootsResult, request_read_timeout_seconds=ROOTS_TIMEOUT_S,
+            metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+        )
     except Exception:
         logger.warning("the client declares roots but roots/list failed; using no client roots", exc_info=True)
         return ()
