@@ -66,7 +66,7 @@ async def bounded(h: Any, tool: str, **arguments: Any) -> tuple[dict[str, Any], 
 async def test_a_fifo_passed_as_an_image_is_refused_instead_of_hanging(h, fifo: Path) -> None:
     body, is_error = await bounded(h, "chat", prompt="look", model="alpha", images=[str(fifo)])
     assert is_error and body["metadata"]["error_kind"] == "path_refused"
-    assert "FIFO" in body["content"] and "regular file" in body["content"]
+    assert "it is a FIFO (named pipe), not a regular file" in body["content"]
 
 
 async def test_a_fifo_passed_as_a_file_is_refused_and_one_inside_a_folder_is_passed_over(h, fifo: Path) -> None:
@@ -88,14 +88,15 @@ async def test_a_socket_is_refused(h, tmp_path: Path) -> None:
         body, is_error = await bounded(h, "chat", prompt="read", model="alpha", absolute_file_paths=[str(where)])
     finally:
         server.close()
-    assert is_error and body["metadata"]["error_kind"] == "path_refused" and "socket" in body["content"]
+    assert is_error and body["metadata"]["error_kind"] == "path_refused"
+    assert "is a socket, not a regular file" in body["content"]
 
 
 async def test_a_directory_passed_as_an_image_is_refused_not_an_internal_error(h) -> None:
     (h.workdir / "photos.png").mkdir()
     body = await h.fail("chat", prompt="look", model="alpha", images=[str(h.workdir / "photos.png")])
     assert body["metadata"]["error_kind"] == "path_refused"
-    assert "directory" in body["content"]
+    assert "it is a directory" in body["content"]
 
 
 # ---- size before reading -----------------------------------------------------------------------

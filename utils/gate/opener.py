@@ -55,10 +55,7 @@ def read_checked(
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise PathRefusedError(
-                f"Refusing {raw!r}: it is {kind_of(info.st_mode)}, not a regular file. Pass regular files only"
-                + (" (or the directory itself where a directory is accepted)." if stat.S_ISDIR(info.st_mode) else ".")
-            )
+            raise not_regular(raw, info.st_mode)
         real = _real_path(fd, path, info)
         policy.confine(raw, real)
         if info.st_nlink > 1:
@@ -78,6 +75,13 @@ def read_checked(
         os.close(fd)
 
 
+def not_regular(raw: str, mode: int) -> PathRefusedError:
+    return PathRefusedError(
+        f"Refusing {raw!r}: it is {kind_of(mode)}, not a regular file. Pass regular files only"
+        + (" (or the directory itself where a directory is accepted)." if stat.S_ISDIR(mode) else ".")
+    )
+
+
 def too_large(raw: str, size: int, cap: int, cap_name: str, advice: str = "Pass a smaller file.") -> str:
     return f"{raw!r} is {size:,} bytes, over the {cap:,}-byte limit ({cap_name}); nothing of it was read. {advice}"
 
@@ -94,6 +98,12 @@ def _open(raw: str, path: Path) -> int:
             raise FileMissingError(
                 f"No such file: {raw!r} (it disappeared after it was checked). Check the path and call again."
             ) from exc
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):  # a socket cannot even be opened (ENXIO): name what it is
+            raise not_regular(raw, mode) from exc
         raise PathRefusedError(
             f"Cannot open {raw!r}: {exc.strerror or exc}. Pass a file the server can read."
         ) from exc
