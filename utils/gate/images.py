@@ -10,7 +10,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
-from utils.gate.errors import FileTooLargeError, InvalidInputError, NotAnImageError, PathRefusedError
+from utils.gate.errors import FileTooLargeError, InvalidInputError, NotAnImageError
 from utils.gate.opener import read_checked
 from utils.security import PathPolicy
 
@@ -56,8 +56,6 @@ def load_image(item: str, policy: PathPolicy, limit_mb: float | None) -> GatedIm
         where = "The image data URL"
     else:
         path = policy.check(item)
-        if path.is_dir():
-            raise PathRefusedError(f"Refusing {item!r}: it is a directory. Pass the path of an image file.")
         limit = f"the image limit of {cap / MIB:g} MiB"
         data = read_checked(item, path, policy, cap, cap_name=limit, advice=_SMALLER).data
         where = f"{item!r}"
