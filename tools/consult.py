@@ -100,12 +100,13 @@ def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, File
     found: dict[str, FileContent | None] = {}
     left = files_budget(ctx) * 2  # past this the prompt builder would drop them anyway
     for path in paths:
-        content: FileContent | None = None
-        if left > 0:
-            try:
-                content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes)
-            except (GateError, OSError):
-                content = None
+        found[path] = None
+        if left <= 0:
+            continue
+        try:
+            content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes)
+        except (GateError, OSError):
+            continue
         found[path] = content
         left -= content.size if content else 0
     return found
