@@ -26,6 +26,8 @@ from tools.dispatch import Dispatcher
 from tools.listing import tool_entries
 from tools.registry import enabled_tools
 from tools.version import VERSION
+from utils.gate.client_roots import client_roots
+from utils.gate.client_roots import forget as forget_roots
 from utils.settings import Settings
 from utils.storage.base import ThreadStore
 
@@ -85,12 +87,20 @@ def create_server(services: Services) -> Server[Any]:
     async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=listed)
 
-    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def on_call_tool(
+        ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         async def progress(value: float, message: str) -> None:
             await ctx.session.report_progress(value, None, message)
 
-        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress)
+        roots = await client_roots(ctx, params)
+        if isinstance(roots, types.InputRequiredResult):
+            return roots  # a 2026-07-28 client answers with its roots and calls again
+        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress, roots)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error)
+
+    async def on_roots_changed(ctx: Any, params: types.NotificationParams) -> None:
+        forget_roots(ctx.session)
 
     async def on_list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=prompt_list)
@@ -106,7 +116,7 @@ def create_server(services: Services) -> Server[Any]:
             messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],
         )
 
-    return Server(
+    server: Server[Any] = Server(
         "quorum",
         version=VERSION,
         instructions=INSTRUCTIONS,
@@ -115,6 +125,10 @@ def create_server(services: Services) -> Server[Any]:
         on_list_prompts=on_list_prompts,
         on_get_prompt=on_get_prompt,
     )
+    # Registered directly: the constructor argument warns that roots are deprecated in the 2026-07-28 protocol,
+    # but handshake-era clients (most of them today) still announce root changes this way.
+    server.add_notification_handler("notifications/roots/list_changed", types.NotificationParams, on_roots_changed)
+    return server
 
 
 async def serve_stdio(services: Services, server: Server[Any]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from providers.base import GenerateRequest, ImageInput, ThinkingMode
 from providers.catalogue import Effort, ModelSpec
 from providers.errors import BadRequestError
+from utils.gate.images import MIB, image_limit_bytes
 
 EFFORT_SCALE: tuple[Effort, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 # What a model with an effort setting accepts when its catalogue entry does not say.
@@ -76,11 +77,11 @@ def check_images(request: GenerateRequest, spec: ModelSpec, provider: str) -> No
         raise BadRequestError(
             f"{provider} model '{spec.model_name}' does not accept images; remove them or choose a model "
             "that supports images", provider=provider, model=spec.model_name)
-    limit = spec.max_image_size_mb * 1024 * 1024
+    limit = image_limit_bytes(spec.max_image_size_mb)
     for image in request.images:
-        if limit and len(image.data) > limit:
+        if len(image.data) > limit:
             raise BadRequestError(
-                f"an image of {len(image.data) / 1048576:.1f} MB exceeds the {spec.max_image_size_mb:g} MB "
+                f"an image of {len(image.data) / MIB:.1f} MB exceeds the {spec.max_image_size_mb:g} MB "
                 f"limit of {provider} model '{spec.model_name}'; shrink it or send fewer images",
                 provider=provider, model=spec.model_name)
 

@@ -10,8 +10,10 @@ import pytest
 from utils.files import (
     FileContent,
     FileTooLargeError,
+    LoadedFiles,
     TooManyFilesError,
     expand_paths,
+    load_text_files,
     number_lines,
     read_file,
     render_file_block,
@@ -37,6 +39,20 @@ def policy(tmp_path: Path) -> PathPolicy:
 
 def rel(paths: list[Path], root: Path) -> list[str]:
     return [str(p.relative_to(root)) for p in paths]
+
+
+def load(raw: list[str], policy: PathPolicy, *, max_bytes: int = 100_000, budget: int = 10_000_000) -> LoadedFiles:
+    return load_text_files(raw, policy, max_bytes=max_bytes, budget=budget)
+
+
+def names(loaded: LoadedFiles, root: Path) -> list[str]:
+    return [str(Path(f.path).relative_to(root)) for f in loaded.files]
+
+
+def read(path: Path, max_bytes: int) -> FileContent:
+    content = read_file(path, PathPolicy(allowed_roots=(path.parent,)), max_bytes=max_bytes)
+    assert content is not None
+    return content
 
 
 def test_a_directory_expands_to_its_text_files_in_sorted_order(tmp_path: Path, policy: PathPolicy) -> None:
@@ -72,13 +88,13 @@ def test_binary_files_are_skipped_by_extension_or_nul_byte(
 ) -> None:
     write(tmp_path, "proj/keep.py")
     write(tmp_path, f"proj/{name}", data)
-    assert rel(expand_paths([str(tmp_path / "proj")], policy), tmp_path / "proj") == ["keep.py"]
-    assert expand_paths([str(tmp_path / "proj" / name)], policy) == []
+    assert names(load([str(tmp_path / "proj")], policy), tmp_path / "proj") == ["keep.py"]
+    assert load([str(tmp_path / "proj" / name)], policy).files == ()
 
 
 def test_a_nul_byte_past_the_sniffed_prefix_does_not_make_a_file_binary(tmp_path: Path, policy: PathPolicy) -> None:
     path = write(tmp_path, "big.txt", b"a" * 9000 + b"\x00")
-    assert expand_paths([str(path)], policy) == [path]
+    assert [f.path for f in load([str(path)], policy).files] == [str(path)]
 
 
 def test_secret_files_inside_a_directory_are_skipped_quietly(tmp_path: Path, policy: PathPolicy) -> None:
@@ -132,23 +148,23 @@ def test_more_files_than_the_limit_asks_the_caller_to_narrow(tmp_path: Path, pol
 
 def test_read_file_hashes_raw_bytes_and_decodes_with_replacement(tmp_path: Path) -> None:
     raw = b"caf\xc3\xa9 \xff\n"
-    fc = read_file(write(tmp_path, "a.txt", raw), max_bytes=100)
+    fc = read(write(tmp_path, "a.txt", raw), max_bytes=100)
     assert fc == FileContent(path=str(tmp_path / "a.txt"), text="café \ufffd\n",
                              sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), redactions=0)
 
 
 def test_read_file_redacts_secrets_but_hashes_the_original(tmp_path: Path) -> None:
     raw = b'DB_PASSWORD=correcthorsebattery\nprint("ok")\n'
-    fc = read_file(write(tmp_path, "settings.py", raw), max_bytes=1_000)
+    fc = read(write(tmp_path, "settings.py", raw), max_bytes=1_000)
     assert fc.text == 'DB_PASSWORD=[REDACTED:secret]\nprint("ok")\n'
     assert (fc.redactions, fc.sha256) == (1, hashlib.sha256(raw).hexdigest())
 
 
 def test_a_file_over_the_limit_raises_a_clear_error(tmp_path: Path) -> None:
     path = write(tmp_path, "big.log", "x" * 101)
-    assert read_file(path, max_bytes=101).size == 101
-    with pytest.raises(FileTooLargeError, match=r"101 bytes, over the 100-byte limit .*QUORUM_MAX_FILE_BYTES.*smaller files"):
-        read_file(path, max_bytes=100)
+    assert read(path, max_bytes=101).size == 101
+    with pytest.raises(FileTooLargeError, match=r"101 bytes, over the 100-byte limit .*QUORUM_MAX_FILE_BYTES.*smaller file"):
+        read(path, max_bytes=100)
 
 
 def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
@@ -189,6 +205,6 @@ def test_render_file_block_layout(fc: FileContent, changed: bool, numbered: bool
 
 def test_rendering_the_same_file_twice_gives_identical_bytes(tmp_path: Path) -> None:
     path = write(tmp_path, "a.py", "def f():\n    return 1\n")
-    first = render_file_block(read_file(path, max_bytes=1_000), changed=True)
-    second = render_file_block(read_file(path, max_bytes=1_000), changed=True)
+    first = render_file_block(read(path, max_bytes=1_000), changed=True)
+    second = render_file_block(read(path, max_bytes=1_000), changed=True)
     assert first.encode() == second.encode()

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -115,6 +116,60 @@ def _png() -> bytes:
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
 
+OUTSIDE_TEXT = "OUTSIDE-THE-PROJECT must never reach a model\n"
+# Files that are not what they seem: each must be refused or skipped with a clear error, never hang or crash.
+ODD_FILES = ("pipe.png", "pipe.txt", "giant.png", "giant.log", "folder.png", "picture.txt", "hardlink.txt",
+             "socket.sock", "swapping")
+# Flips project/swapping between a real directory and a symlink to the directory outside the project.
+FLIPPER = """
+import os, shutil, sys, time
+flipping, link_to = sys.argv[1:3]
+spare = flipping + ".new"
+while True:
+    for make in ("link", "real"):
+        try:
+            if os.path.islink(spare): os.unlink(spare)
+            elif os.path.isdir(spare): shutil.rmtree(spare)
+            if make == "link":
+                os.symlink(link_to, spare)
+            else:
+                os.mkdir(spare)
+                with open(os.path.join(spare, "target.txt"), "w") as f: f.write("inside")
+            if os.path.islink(flipping): os.unlink(flipping)
+            elif os.path.isdir(flipping): shutil.rmtree(flipping)
+            os.replace(spare, flipping)
+        except OSError:
+            pass
+        time.sleep(0.001)
+"""
+
+
+def add_odd_files(root: Path, project: Path) -> None:
+    """A FIFO, sparse giants, a directory and a text file with image names, a hard link out, a socket."""
+    for name in ("pipe.png", "pipe.txt"):
+        os.mkfifo(project / name)
+    for name in ("giant.png", "giant.log"):
+        with open(project / name, "wb") as handle:
+            handle.write(_png()[:8])
+            handle.truncate(3 * 1024**3)  # sparse: takes no disk space
+    (project / "folder.png").mkdir()
+    (project / "picture.txt").write_bytes(_png())
+    os.link(root / "outside.txt", project / "hardlink.txt")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(project / "socket.sock"))
+    (root / "outside-dir").mkdir()
+    (root / "outside-dir" / "target.txt").write_text(OUTSIDE_TEXT)
+
+
+def release_fifos(project: Path) -> None:
+    """Unblock a reader stuck on a FIFO, so a broken gate fails its example instead of the whole run."""
+    for name in ("pipe.png", "pipe.txt"):
+        try:
+            os.close(os.open(project / name, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+
 def build_project(root: Path) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     """A project directory with ordinary and awkward paths: (project, good paths, awkward paths)."""
     project = root / "project"
@@ -135,7 +190,8 @@ def build_project(root: Path) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     (project / "repo").mkdir()
     subprocess.run(["git", "init", "-q", str(project / "repo")], check=True, capture_output=True)
     (project / "repo" / "change.py").write_text("print('hi')\n")
-    (root / "outside.txt").write_text("outside the project\n")
+    (root / "outside.txt").write_text(OUTSIDE_TEXT)
+    add_odd_files(root, project)
     p = str(project)
     png_url = "data:image/png;base64," + base64.b64encode(_png()).decode()
     good = (f"{p}/app.py", f"{p}/sub", f"{p}/sub/util.py", f"{p}/notes.md", f"{p}/image.png", f"{p}/repo", p,
@@ -147,6 +203,8 @@ def build_project(root: Path) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
         str(root / "outside.txt"), "/etc/passwd", "/etc", "/proc/self/environ", "/dev/zero", "~/.ssh/id_rsa",
         "~/.aws/credentials", "~", "/nonexistent/file.py", "relative/app.py", "./app.py", "app.py", "",
         "data:image/png;base64,@@not-base64@@", "data:text/plain;base64,aGk=", "data:", "data:image/png,raw",
+        *(f"{p}/{name}" for name in ODD_FILES), f"{p}/swapping/target.txt",
+        "data:image/png;base64," + "A" * 40_000, "data:image/gif;base64," + base64.b64encode(b"GIF89a" + b"\0" * 30).decode(),
     )
     return project, good, awkward
 
@@ -174,10 +232,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveQuorum]:
                         good_paths=good, awkward_paths=awkward, project=str(project), repo=str(project / "repo"),
                         canary=str(root / "canary"))
         server = LiveQuorum(env, project, domain).start()
+        flipper = subprocess.Popen([sys.executable, "-c", FLIPPER, str(project / "swapping"), str(root / "outside-dir")])
         try:
             yield server
         finally:
+            flipper.kill()
+            flipper.wait(10)
+            release_fifos(project)
             server.stop()
+            # Nothing from outside the project reached a model, whatever path the fuzzing tried.
+            leaked = [r.index for r in fake.generation_requests() if "OUTSIDE-THE-PROJECT" in json.dumps(r.body)]
+            assert not leaked, f"content from outside the roots reached the provider in requests {leaked}"
 
 
 def _short(args: dict[str, Any]) -> str:
@@ -316,6 +381,12 @@ FOUND = [
                  id="workdir name too long"),
     pytest.param("chat", "absolute_file_paths", "{p}/dir_named/prompt.txt", "path_refused",
                  id="prompt.txt is a directory"),
+    pytest.param("chat", "images", "{p}/folder.png", "path_refused", id="directory as an image"),
+    pytest.param("chat", "images", "{p}/pipe.png", "path_refused", id="FIFO as an image"),
+    pytest.param("chat", "absolute_file_paths", "{p}/pipe.txt", "path_refused", id="FIFO as a file"),
+    pytest.param("chat", "images", "{p}/giant.png", "file_too_large", id="sparse 3 GB image"),
+    pytest.param("chat", "absolute_file_paths", "{p}/hardlink.txt", "path_refused", id="hard link out of the roots"),
+    pytest.param("chat", "absolute_file_paths", "{p}/socket.sock", "path_refused", id="socket"),
 ]
 
 
@@ -324,10 +395,12 @@ def test_inputs_fuzzing_found_crashing_now_get_a_clear_error(
     live: LiveQuorum, tool: str, field: str, value: str, kind: str
 ) -> None:
     value = value.format(p=live.domain.project)
-    args = {"prompt": "regression", "model": OPENAI.model, field: [value] if field.endswith("paths") else value}
+    args = {"prompt": "regression", "model": OPENAI.model,
+            field: [value] if field.endswith("paths") or field == "images" else value}
     envelope = checked_call(live, tool, args, "regression")
     assert envelope["metadata"]["error_kind"] == kind, envelope
     assert "pass " in envelope["content"].lower(), envelope["content"]
+    release_fifos(Path(live.domain.project))
 
 
 def test_after_the_fuzzing_every_thread_lists_shows_and_exports_with_consistent_turns(

@@ -81,11 +81,12 @@ def test_a_root_inside_a_system_directory_may_be_read_when_allowed_explicitly() 
     assert PathPolicy(allowed_roots=(target.parent,)).check(str(target)) == target
 
 
-def test_with_no_allowed_roots_everything_is_refused_and_the_message_names_both_fixes(root: Path) -> None:
+def test_with_no_allowed_roots_everything_is_refused_and_the_message_names_the_fixes_the_user_controls(root: Path) -> None:
     with pytest.raises(PathRefusedError) as info:
         PathPolicy(allowed_roots=()).check(str(root / "src" / "app.py"))
-    assert "QUORUM_ALLOWED_ROOTS" in str(info.value)
-    assert "working_directory_absolute_path" in str(info.value)
+    assert "QUORUM_ALLOWED_ROOTS" in str(info.value) and "roots" in str(info.value)
+    # A tool call cannot widen the roots, so the message must not suggest one.
+    assert "working_directory_absolute_path" not in str(info.value)
 
 
 def test_with_roots_adds_the_working_directory(root: Path, tmp_path: Path) -> None:

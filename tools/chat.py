@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import consult, exchange_turns, load_files, load_images
+from tools.consult import consult, exchange_turns, load_files, load_images, with_notes
 from tools.context import RequestContext
 from tools.fields import FileFields, ModelFields
 from utils.envelope import CONTINUATION_AVAILABLE
@@ -33,13 +33,13 @@ class ChatTool(Tool):
                 "invalid_arguments",
                 "'prompt' is empty: say what you want to ask (or pass a prompt.txt in absolute_file_paths).",
             )
-        files = await load_files(ctx, request.absolute_file_paths)
+        loaded = await load_files(ctx, request.absolute_file_paths)
         images = await load_images(ctx, request.images, ctx.route)
         answer = await consult(
             ctx,
             system_prompt=self.system_prompt(),
             new_input=request.prompt,
-            files=files,
+            files=loaded.files,
             images=images,
             temperature=request.temperature,
             thinking_mode=request.thinking_mode,
@@ -49,6 +49,6 @@ class ChatTool(Tool):
             content=answer.text,
             status=CONTINUATION_AVAILABLE,
             content_type="markdown",
-            metadata=answer.metadata(),
+            metadata=with_notes(answer.metadata(), loaded.skipped),
             turns=turns,
         )

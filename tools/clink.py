@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Literal
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import check_image_path, decode_data_url, load_files, with_locale
+from tools.consult import load_files, with_locale
 from tools.context import RequestContext
 from tools.fields import FileFields, ThreadFields
 from utils.conversation import Turn, image_refs
 from utils.envelope import CONTINUATION_AVAILABLE
 from utils.files import FileContent, render_file_block
+from utils.gate.errors import GateError
+from utils.gate.images import load_image
 from utils.progress import heartbeat
 from utils.prompt_builder import render_turn
 
@@ -110,17 +112,17 @@ def render_history(turns: tuple[Turn, ...], budget: int = HISTORY_BUDGET_CHARS) 
 
 
 def _image_paths(ctx: RequestContext, images: list[str], scratch: Path) -> list[str]:
-    """Checked image paths for the CLI; data URLs are written to `scratch` first."""
+    """Copies of the checked images in `scratch`: the CLI reads what the gate read, not a path that may change."""
     paths: list[str] = []
     for n, item in enumerate(images):
-        if item.startswith("data:"):
-            image = decode_data_url(item)
-            ext = (mimetypes.guess_extension(image.mime_type) or ".png").lstrip(".")
-            target = scratch / f"image-{n}.{ext}"
-            target.write_bytes(image.data)
-            paths.append(str(target))
-        else:
-            paths.append(str(check_image_path(ctx, item)[0]))
+        try:
+            image = load_image(item, ctx.policy, None)
+        except GateError as exc:
+            raise exc.about("images") from exc
+        ext = (mimetypes.guess_extension(image.mime_type) or ".png").lstrip(".")
+        target = scratch / f"image-{n}.{ext}"
+        target.write_bytes(image.data)
+        paths.append(str(target))
     return paths
 
 
@@ -210,11 +212,12 @@ class ClinkTool(Tool):
             raise ToolError("invalid_arguments", "'prompt' is empty: say what the CLI agent should do.")
         cli = CLIS[request.cli_name]
         executable = _resolve_executable(ctx, request.cli_name)
-        files = await load_files(ctx, request.absolute_file_paths)
+        loaded = await load_files(ctx, request.absolute_file_paths)
+        files = list(loaded.files)
         instructions = with_locale(self.system_prompt(f"clink_{request.role}"), ctx.settings.locale)
         history = render_history(ctx.thread.turns) if ctx.thread else ""
-        wd = request.working_directory_absolute_path
-        cwd = Path(wd).expanduser().resolve() if wd else ctx.services.server_cwd
+        # The working directory was checked against the roots by the dispatcher (ctx.policy.working_dir).
+        cwd = ctx.policy.working_dir or ctx.services.server_cwd
         timeout = _timeout(ctx)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="quorum-clink-") as scratch:
@@ -237,7 +240,7 @@ class ClinkTool(Tool):
         truncated = len(answer) > OUTPUT_CAP_CHARS
         answer = _clip(answer, OUTPUT_CAP_CHARS)
         meta = {"cli_name": request.cli_name, "role": request.role, "output_format": fmt, "duration_s": duration,
-                "truncated": truncated}
+                "truncated": truncated, **({"notes": list(loaded.skipped)} if loaded.skipped else {})}
         user = Turn(
             role="user",
             content=request.prompt,

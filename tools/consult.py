@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +16,18 @@ from tools.base import ToolError
 from tools.context import RequestContext
 from utils.budget import allocate
 from utils.conversation import FileRef, Turn, image_refs
-from utils.files import FileContent, FileTooLargeError, expand_paths, read_file
+from utils.files import FileContent, LoadedFiles, load_text_files, read_file
+from utils.gate.errors import GateError
+from utils.gate.images import load_image
 from utils.progress import heartbeat
 from utils.prompt_builder import PromptPlan, PromptTooLargeError, build_prompt
-from utils.security import FileMissingError, PathRefusedError
 from utils.tokens import count_tokens
+
+# Bytes of files read for one call: a generous bytes-per-token bound on the model's file budget (text runs
+# 3-4 bytes a token; more only for long runs of spaces), never above the ceiling, never below one file.
+_BYTES_PER_TOKEN = 6
+_FILES_BUDGET_CEILING = 24_000_000
+_FILES_BUDGET_NO_MODEL = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -68,68 +72,44 @@ class Answer:
         return self.passed + changed
 
 
-def _read_paths(ctx: RequestContext, raw: Sequence[str]) -> list[FileContent]:
-    paths = expand_paths(list(raw), ctx.policy)
-    return [read_file(p, max_bytes=ctx.settings.max_file_bytes) for p in paths]
+def files_budget(ctx: RequestContext) -> int:
+    """How many bytes of files one call may read: what the model's file budget could possibly hold."""
+    allocation = ctx.allocation
+    budget = allocation.files_tokens * _BYTES_PER_TOKEN if allocation else _FILES_BUDGET_NO_MODEL
+    return max(ctx.settings.max_file_bytes, min(budget, _FILES_BUDGET_CEILING))
 
 
-async def load_files(ctx: RequestContext, raw: Sequence[str]) -> list[FileContent]:
-    """Validate, expand and read the files a caller passed; every refusal is a clear ToolError."""
+async def load_files(ctx: RequestContext, raw: Sequence[str], *, budget: int | None = None) -> LoadedFiles:
+    """Check, expand and read the files a caller passed, within the call's budget; refusals raise GateError."""
     if not raw:
-        return []
-    try:
-        return await asyncio.to_thread(_read_paths, ctx, raw)
-    except PathRefusedError as exc:
-        raise ToolError("path_refused", str(exc)) from exc
-    except FileMissingError as exc:
-        raise ToolError("file_missing", str(exc)) from exc
-    except FileTooLargeError as exc:
-        raise ToolError("file_too_large", str(exc)) from exc
+        return LoadedFiles()
+    return await asyncio.to_thread(
+        load_text_files, list(raw), ctx.policy, max_bytes=ctx.settings.max_file_bytes,
+        budget=files_budget(ctx) if budget is None else budget,
+    )
+
+
+def with_notes(metadata: dict[str, Any], notes: Sequence[str]) -> dict[str, Any]:
+    """Response metadata with extra notes (files left out, ...) after the model's own."""
+    if not notes:
+        return metadata
+    return {**metadata, "notes": [*metadata.get("notes", []), *notes]}
 
 
 def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, FileContent | None]:
     found: dict[str, FileContent | None] = {}
+    left = files_budget(ctx) * 2  # past this the prompt builder would drop them anyway
     for path in paths:
+        found[path] = None
+        if left <= 0:
+            continue
         try:
-            checked = ctx.policy.check(path)
-            found[path] = read_file(checked, max_bytes=ctx.settings.max_file_bytes)
-        except (PathRefusedError, FileMissingError, FileTooLargeError, OSError):
-            found[path] = None
+            content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes)
+        except (GateError, OSError):
+            continue
+        found[path] = content
+        left -= content.size if content else 0
     return found
-
-
-def decode_data_url(item: str) -> ImageInput:
-    """An inline `data:<mime>;base64,...` image."""
-    header, _, payload = item.partition(",")
-    mime = header[5:].split(";")[0] or "image/png"
-    try:
-        return ImageInput(mime_type=mime, data=base64.b64decode(payload, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise ToolError("invalid_arguments", "An image data URL is not valid base64; re-encode it.") from exc
-
-
-def check_image_path(ctx: RequestContext, item: str) -> tuple[Path, str]:
-    """An image path the policy allows, with its MIME type; every refusal is a clear ToolError."""
-    try:
-        path = ctx.policy.check(item)
-    except PathRefusedError as exc:
-        raise ToolError("path_refused", str(exc)) from exc
-    except FileMissingError as exc:
-        raise ToolError("file_missing", str(exc)) from exc
-    mime = mimetypes.guess_type(path.name)[0] or ""
-    if not mime.startswith("image/"):
-        raise ToolError(
-            "invalid_arguments",
-            f"images: '{item}' is not an image file (png, jpeg, gif, webp); pass image paths or data URLs only.",
-        )
-    return path, mime
-
-
-def _decode_image(ctx: RequestContext, item: str) -> ImageInput:
-    if item.startswith("data:"):
-        return decode_data_url(item)
-    path, mime = check_image_path(ctx, item)
-    return ImageInput(mime_type=mime, data=path.read_bytes())
 
 
 async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) -> tuple[ImageInput, ...]:
@@ -141,12 +121,19 @@ async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) 
             f"Model '{route.spec.model_name}' does not accept images. Drop 'images' or choose a model "
             "that supports them (listmodels marks them).",
         )
-    loaded = await asyncio.to_thread(lambda: [_decode_image(ctx, i) for i in images])
-    limit = route.spec.max_image_size_mb
-    for img in loaded:
-        if limit and len(img.data) > limit * 1_000_000:
-            raise ToolError("invalid_arguments", f"An image is over the model's {limit} MB limit; resize it.")
-    return tuple(loaded)
+
+    def load() -> list[ImageInput]:
+        limit = route.spec.max_image_size_mb
+        loaded = []
+        for item in images:
+            try:
+                image = load_image(item, ctx.policy, limit)
+            except GateError as exc:
+                raise exc.about("images") from exc
+            loaded.append(ImageInput(mime_type=image.mime_type, data=image.data))
+        return loaded
+
+    return tuple(await asyncio.to_thread(load))
 
 
 def with_locale(system_prompt: str, locale: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from pathlib import Path
@@ -14,15 +15,33 @@ from tools.base import Tool, ToolError, ToolOutput
 from tools.context import RequestContext, Services, no_progress
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
-from utils.files import FileTooLargeError, read_file
+from utils.gate.errors import GateError
+from utils.gate.images import describe_data_url
+from utils.gate.prompt import take_prompt_file
+from utils.gate.roots import decide_roots, narrow
 from utils.progress import ProgressFn
-from utils.security import FileMissingError, PathPolicy, PathRefusedError
+from utils.security import PathPolicy
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 from utils.storage.records import PROMPT_STORE_CHARS
 
 logger = logging.getLogger(__name__)
 
-PROMPT_FILE_NAME = "prompt.txt"
+__all__ = ["Dispatcher", "describe_validation", "stored_request"]
+
+
+def stored_request(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The first request as a thread records it: long strings clipped, image data URLs replaced by their size."""
+
+    def keep(value: Any) -> Any:
+        if isinstance(value, str):
+            return describe_data_url(value) if value.startswith("data:") else value[:PROMPT_STORE_CHARS]
+        if isinstance(value, list):
+            return [keep(v) for v in value[:100]]
+        if isinstance(value, dict):
+            return {k: keep(v) for k, v in list(value.items())[:100]}
+        return value
+
+    return {k: keep(v) for k, v in arguments.items()}
 
 
 def describe_validation(error: ValidationError) -> str:
@@ -46,16 +65,25 @@ class Dispatcher:
         self.services = services
 
     async def call_text(
-        self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: ProgressFn = no_progress,
+        client_roots: tuple[Path, ...] | None = None,
     ) -> tuple[str, bool]:
-        """The JSON text a client receives and its error flag, kept under MAX_MCP_OUTPUT_TOKENS."""
-        # Overflow goes to the call's working directory once it is known, else under QUORUM_HOME.
+        """The JSON text a client receives and its error flag, kept under MAX_MCP_OUTPUT_TOKENS.
+
+        `client_roots` are the MCP client's roots (None when it declares no roots capability).
+        """
+        # Overflow goes to the call's checked working directory once it is known, else under QUORUM_HOME.
         spill: list[Path] = [self.services.settings.output_dir]
         is_error = True
         try:
-            envelope = await self._call(name, arguments or {}, progress, spill)
+            envelope = await self._call(name, arguments or {}, progress, spill, client_roots)
             is_error = False
         except ToolError as exc:
+            envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
+        except GateError as exc:  # the one place where a refused input becomes an error envelope
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
         except (StoreError, sqlite3.Error) as exc:
             logger.exception("conversation store failed during %s", name)
@@ -75,7 +103,10 @@ class Dispatcher:
             )
         return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
 
-    async def _call(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
+    async def _call(
+        self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path],
+        client_roots: tuple[Path, ...] | None,
+    ) -> Envelope:
         tool = self.services.tools.get(name)
         if tool is None:
             raise ToolError(
@@ -86,10 +117,11 @@ class Dispatcher:
             request = tool.request_model.model_validate(arguments)
         except ValidationError as exc:
             raise ToolError("invalid_arguments", describe_validation(exc)) from exc
-        policy, spill_dir = self._policy(request)
-        if spill_dir is not None:
-            spill.append(spill_dir)
-        request = self._prompt_from_file(tool, request, policy)
+        policy = await asyncio.to_thread(self._policy, request, client_roots)
+        # Overflow files never land straight in / or the home directory, even when a configured root allows it.
+        if policy.working_dir is not None and policy.working_dir not in (Path("/"), Path.home()):
+            spill.append(policy.working_dir / ".quorum" / "outputs")
+        request = await asyncio.to_thread(self._prompt_from_file, tool, request, policy)
         route = self._resolve_model(tool, request)
         thread = await self._load_thread(tool, request)
         ctx = RequestContext(
@@ -104,65 +136,38 @@ class Dispatcher:
         thread = await self._record(tool, request, ctx, output, arguments)
         return self._envelope(tool, ctx, output, thread)
 
-    def _policy(self, request: BaseModel) -> tuple[PathPolicy, Path | None]:
+    def _policy(self, request: BaseModel, client_roots: tuple[Path, ...] | None) -> PathPolicy:
+        """The call's path policy: the user's roots, narrowed to the working directory the call names."""
         settings = self.services.settings
-        roots: list[Path] = [self.services.server_cwd, *settings.allowed_roots]
-        spill_dir: Path | None = settings.output_dir
+        roots = decide_roots(
+            server_cwd=self.services.server_cwd, configured=settings.allowed_roots, client=client_roots,
+            home=Path.home(),
+        )
+        policy = roots.policy(allow_secret_files=settings.allow_secret_files)
         raw_wd = getattr(request, "working_directory_absolute_path", None)
-        if raw_wd:
-            try:
-                wd = PathPolicy(allowed_roots=(Path("/"),)).check(raw_wd)
-            except (PathRefusedError, FileMissingError) as exc:
-                raise ToolError("path_refused", f"working_directory_absolute_path: {exc}") from exc
-            if not wd.is_dir():
-                raise ToolError(
-                    "path_refused", f"working_directory_absolute_path '{raw_wd}' is not a directory; pass the project directory."
-                )
-            roots.insert(0, wd)
-            spill_dir = wd / ".quorum" / "outputs"
-        resolved = tuple(dict.fromkeys(Path(r).expanduser().resolve() for r in roots))
-        return PathPolicy(allowed_roots=resolved, allow_secret_files=settings.allow_secret_files), spill_dir
+        return narrow(policy, raw_wd) if raw_wd else policy
 
     def _prompt_from_file(self, tool: Tool, request: BaseModel, policy: PathPolicy) -> BaseModel:
         """A prompt too large for the transport arrives as prompt.txt in absolute_file_paths."""
         field = tool.prompt_field
         if field is None:
             return request
-        text: str = getattr(request, field) or ""
         list_field = next(
             (name for name in ("absolute_file_paths", "relevant_files") if name in type(request).model_fields), None
         )
-        paths: list[str] = list(getattr(request, list_field, []) or []) if list_field else []
-        prompt_files = [p for p in paths if Path(p).name == PROMPT_FILE_NAME]
-        limit = self.services.settings.max_prompt_chars
-        if prompt_files and list_field:
-            try:
-                checked = policy.check(prompt_files[0])
-            except (PathRefusedError, FileMissingError) as exc:
-                raise ToolError("path_refused", f"{PROMPT_FILE_NAME}: {exc}") from exc
-            if not checked.is_file():
-                raise ToolError(
-                    "path_refused",
-                    f"{PROMPT_FILE_NAME}: '{prompt_files[0]}' is not a file; pass the text file that holds the prompt.",
-                )
-            try:
-                loaded = read_file(checked, max_bytes=self.services.settings.max_file_bytes).text
-            except FileTooLargeError as exc:
-                raise ToolError("file_too_large", f"{PROMPT_FILE_NAME}: {exc}") from exc
-            text = f"{loaded}\n\n{text}".strip() if text else loaded
-            remaining = [p for p in paths if Path(p).name != PROMPT_FILE_NAME]
-            return request.model_copy(update={field: text, list_field: remaining})
-        if len(text) > limit:
-            where = list_field or "absolute_file_paths"
-            raise ToolError(
-                "prompt_too_large",
-                f"The '{field}' is {len(text):,} characters, over the {limit:,}-character limit for tool arguments "
-                f"(QUORUM_MAX_PROMPT_CHARS). Save the full text to a file named {PROMPT_FILE_NAME}, pass its absolute "
-                f"path in {where}, and put a one-line summary in '{field}'.",
-                size=len(text),
-                limit=limit,
-            )
-        return request
+        settings = self.services.settings
+        taken = take_prompt_file(
+            getattr(request, field) or "",
+            list(getattr(request, list_field, []) or []) if list_field else [],
+            policy,
+            max_bytes=settings.max_file_bytes,
+            limit=settings.max_prompt_chars,
+            field=field,
+            list_field=list_field or "absolute_file_paths",
+        )
+        if not taken.from_file or list_field is None:
+            return request
+        return request.model_copy(update={field: taken.text, list_field: list(taken.paths)})
 
     def _resolve_model(self, tool: Tool, request: BaseModel) -> Route | None:
         if tool.category is None:
@@ -200,9 +205,8 @@ class Dispatcher:
         try:
             if ctx.thread is not None:
                 return await store.append(ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state)
-            initial = {k: (v[:PROMPT_STORE_CHARS] if isinstance(v, str) else v) for k, v in arguments.items()}
             return await store.create(
-                Thread(tool_name=tool.name, initial_request=initial, turns=output.turns, state=output.state or {})
+                Thread(tool_name=tool.name, initial_request=stored_request(arguments), turns=output.turns, state=output.state or {})
             )
         except (ThreadFullError, ThreadNotFoundError) as exc:
             # The answer is returned inside the error so the work done is not lost.

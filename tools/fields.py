@@ -40,5 +40,5 @@ class FileFields(StrictModel):
     )
     images: StrList = Field(default_factory=list, description="Absolute image paths or data URLs.")
     working_directory_absolute_path: str | None = Field(
-        None, description="Project directory: allowed root for reads and where large output is saved."
+        None, description="Project directory inside the allowed roots: reads narrow to it; large output goes there."
     )

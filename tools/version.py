@@ -45,6 +45,8 @@ class VersionTool(Tool):
             "storage": storage,
             "tools_enabled": sorted(ctx.services.tools),
             "tools_list": weight,
+            # Where files may be read from for this call, and any root refused as too broad (/ or the home dir).
+            "file_roots": {"allowed": [str(r) for r in ctx.policy.roots], "note": ctx.policy.roots_note},
             "limits": {
                 "conversation_timeout_hours": s.conversation_timeout_hours,
                 "max_conversation_turns": s.max_conversation_turns,

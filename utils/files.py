@@ -5,13 +5,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from utils.conversation import FileRef
 from utils.redaction import redact_secrets
-from utils.security import FileMissingError, PathPolicy, PathRefusedError, is_secret_path
+from utils.gate.errors import FileTooLargeError, GateError, TooManyFilesError
+from utils.gate.opener import read_checked, too_large
+from utils.security import PathPolicy, is_secret_path
+
+__all__ = [
+    "BINARY_SUFFIXES", "SKIPPED_DIRS", "Candidate", "FileContent", "FileTooLargeError", "LoadedFiles",
+    "TooManyFilesError", "collect", "expand_paths", "load_text_files", "number_lines", "read_file",
+    "render_file_block", "sha256_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +46,9 @@ BINARY_SUFFIXES = frozenset({
 
 _SNIFF_BYTES = 8192
 _SHORT_HASH = 12  # enough to tell versions apart; the full hash stays in FileContent
-
-
-class FileTooLargeError(ValueError):
-    """A file is larger than the configured per-file limit."""
-
-
-class TooManyFilesError(PathRefusedError):
-    """Expanding directories found more files than the limit allows; the path is too broad."""
+_LISTED_SKIPS = 10  # skipped files named one by one; the rest are counted
+_CAP_NAME = "QUORUM_MAX_FILE_BYTES"
+_ADVICE = "Pass the smaller files that matter, or an excerpt of this one."
 
 
 @dataclass(frozen=True)
@@ -62,31 +66,96 @@ class FileContent:
         return FileRef(path=self.path, sha256=self.sha256, size=self.size)
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A file found by name or by walking a directory, with its size from stat (nothing read yet)."""
+
+    path: Path
+    size: int
+    named: bool  # named by the caller (refusals raise) rather than found by a walk (refusals skip)
+
+
+@dataclass(frozen=True)
+class LoadedFiles:
+    """Files read for a prompt, and a short account of those left out and why."""
+
+    files: tuple[FileContent, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
 def expand_paths(raw_paths: Sequence[str], policy: PathPolicy, *, max_files: int = 1000) -> list[Path]:
     """Check each path and expand directories into their text files, sorted, without duplicates."""
-    found: dict[Path, None] = {}  # an ordered set: the first mention of a file wins its place
+    return [c.path for c in collect(raw_paths, policy, max_files=max_files)]
+
+
+def collect(raw_paths: Sequence[str], policy: PathPolicy, *, max_files: int = 1000) -> list[Candidate]:
+    """Candidates for reading, from names and stat alone: no file is opened here."""
+    found: dict[Path, Candidate] = {}  # an ordered set: the first mention of a file wins its place
     for raw in raw_paths:
         path = policy.check(raw)  # explicit paths raise: the caller named them on purpose
         if path.is_dir():
             candidates = _walk(path, policy)
-        elif path.is_file() and _is_text(path):
-            candidates = [path]
-        else:
+        elif _binary_name(path):
             logger.info("skipping %s: not a text file", path)
             candidates = []
+        else:
+            candidates = [Candidate(path, _size(path), named=True)]
         for candidate in candidates:
-            found.setdefault(candidate, None)
+            found.setdefault(candidate.path, candidate)
             if len(found) > max_files:
                 raise TooManyFilesError(
                     f"{raw!r} expands to more than {max_files} files. Name the subdirectories "
                     "or files that matter instead of the whole tree."
                 )
-    return list(found)
+    return list(found.values())
 
 
-def _walk(root: Path, policy: PathPolicy) -> list[Path]:
-    """Text files under root in sorted order, skipping tooling dirs and files the policy refuses."""
-    files: list[Path] = []
+def load_text_files(
+    raw_paths: Sequence[str], policy: PathPolicy, *, max_bytes: int, budget: int, max_files: int = 1000
+) -> LoadedFiles:
+    """Read what fits: files over the per-file cap or the remaining `budget` are skipped from stat, unread."""
+    files: list[FileContent] = []
+    skipped: list[str] = []
+    remaining = budget
+    candidates = collect(raw_paths, policy, max_files=max_files)
+    for n, candidate in enumerate(candidates):
+        if remaining <= 0:
+            skipped.append(f"{len(candidates) - n} more file(s) not read: the file budget for this call is spent")
+            break
+        if candidate.size > max_bytes:
+            if candidate.named:
+                raise FileTooLargeError(
+                    too_large(str(candidate.path), candidate.size, max_bytes, _CAP_NAME, _ADVICE),
+                    size=candidate.size, limit=max_bytes,
+                )
+            skipped.append(f"{candidate.path} ({candidate.size:,} bytes, over {_CAP_NAME})")
+            continue
+        if candidate.size > remaining:
+            skipped.append(f"{candidate.path} ({candidate.size:,} bytes, does not fit the {remaining:,} bytes left)")
+            continue
+        try:
+            content = read_file(candidate.path, policy, max_bytes=max_bytes)
+        except GateError:
+            if candidate.named:
+                raise
+            continue  # found while walking, not asked for: skip quietly
+        if content is None:
+            continue
+        remaining -= content.size
+        files.append(content)
+    return LoadedFiles(files=tuple(files), skipped=_summarise(skipped))
+
+
+def _summarise(skipped: list[str]) -> tuple[str, ...]:
+    if len(skipped) <= _LISTED_SKIPS:
+        return tuple(f"not embedded: {s}" for s in skipped)
+    listed = [f"not embedded: {s}" for s in skipped[:_LISTED_SKIPS]]
+    return (*listed, f"not embedded: {len(skipped) - _LISTED_SKIPS} more file(s) for the same reasons")
+
+
+def _walk(root: Path, policy: PathPolicy) -> list[Candidate]:
+    """Regular text files under root in sorted order, from lstat alone; links are re-checked by the policy."""
+    files: list[Candidate] = []
     for current, dirs, names in os.walk(root):
         # Pruning in place stops os.walk descending; sorting makes the order reproducible.
         dirs[:] = sorted(
@@ -95,47 +164,48 @@ def _walk(root: Path, policy: PathPolicy) -> list[Path]:
             and (policy.allow_secret_files or not is_secret_path(Path(current, d)))
         )
         for name in sorted(names):
+            path = Path(current, name)
+            if _binary_name(path):
+                continue
             try:
-                # Re-checking resolves symlinks, so a link inside the tree cannot reach outside it.
-                path = policy.check(str(Path(current, name)))
-            except (PathRefusedError, FileMissingError):
+                info = os.lstat(path)
+                if stat.S_ISLNK(info.st_mode):
+                    # Re-checking resolves the link, so a link inside the tree cannot reach outside it.
+                    path = policy.check(str(path))
+                    info = os.stat(path)
+                else:
+                    policy.check(str(path))
+            except (GateError, OSError):
                 continue  # found while walking, not asked for: skip quietly
-            if path.is_file() and _is_text(path):
-                files.append(path)
+            if stat.S_ISREG(info.st_mode):  # FIFOs, sockets and devices are passed over without a word
+                files.append(Candidate(path, info.st_size, named=False))
     return files
 
 
-def _is_text(path: Path) -> bool:
-    if path.suffix.lower() in BINARY_SUFFIXES or path.name in BINARY_SUFFIXES:
-        return False
+def _binary_name(path: Path) -> bool:
+    return path.suffix.lower() in BINARY_SUFFIXES or path.name in BINARY_SUFFIXES
+
+
+def _size(path: Path) -> int:
     try:
-        with path.open("rb") as handle:
-            return b"\x00" not in handle.read(_SNIFF_BYTES)
+        return os.stat(path).st_size
     except OSError:
-        logger.info("skipping unreadable file %s", path)
-        return False
+        return 0  # the open reports what went wrong
 
 
-def read_file(path: Path, *, max_bytes: int) -> FileContent:
-    """Read a (policy-checked) text file, hash its bytes and redact secrets from its text."""
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise FileTooLargeError(_too_large(path, size, max_bytes))
-    with path.open("rb") as handle:
-        raw = handle.read(max_bytes + 1)  # the file may have grown since stat()
-    if len(raw) > max_bytes:
-        raise FileTooLargeError(_too_large(path, len(raw), max_bytes))
-    text, redactions = redact_secrets(raw.decode("utf-8", errors="replace"))
+def read_file(path: Path | str, policy: PathPolicy, *, max_bytes: int) -> FileContent | None:
+    """Read a text file through the gate (None when it is binary); hash its bytes and redact its text."""
+    raw = str(path)
+    checked = policy.check(raw)
+    opened = read_checked(raw, checked, policy, max_bytes, cap_name=_CAP_NAME, advice=_ADVICE)
+    data = opened.data
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        logger.info("skipping %s: not a text file", checked)
+        return None
+    text, redactions = redact_secrets(data.decode("utf-8", errors="replace"))
     return FileContent(
-        path=str(path), text=text, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
+        path=str(opened.path), text=text, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
         redactions=redactions,
-    )
-
-
-def _too_large(path: Path, size: int, max_bytes: int) -> str:
-    return (
-        f"File '{path}' is {size:,} bytes, over the {max_bytes:,}-byte limit per file "
-        "(QUORUM_MAX_FILE_BYTES). Pass the smaller files that matter, or an excerpt of this one."
     )
 
 

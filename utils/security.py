@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+
+from utils.gate.errors import FileMissingError, GateError, PathRefusedError
+
+__all__ = ["FileMissingError", "PathPolicy", "PathRefusedError", "SYSTEM_DIRS", "is_secret_path", "system_dir_of"]
 
 # Refused even inside an allowed root unless that root itself lies within them (a project kept
 # under /usr/local/src stays usable; a root of "/" does not open /etc).
@@ -25,14 +30,6 @@ _SECRET_NAMES = frozenset({
 })
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
 _ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template"})
-
-
-class PathRefusedError(ValueError):
-    """The path breaks the policy; the message says why and what to pass instead."""
-
-
-class FileMissingError(ValueError):
-    """The path passed the policy but nothing exists there."""
 
 
 def is_secret_path(path: PurePosixPath | Path) -> bool:
@@ -58,18 +55,61 @@ def system_dir_of(path: Path) -> PurePosixPath | None:
 
 @dataclass(frozen=True)
 class PathPolicy:
-    """Which paths a request may read: absolute, inside allowed_roots, no system or secret files."""
+    """Which paths a request may read: absolute, inside allowed_roots, no system or secret files.
+
+    `working_dir` is the call's checked working directory (already inside the roots); `roots_note` is
+    added to refusals to say where the roots came from and how to widen them.
+    """
 
     allowed_roots: tuple[Path, ...]
     allow_secret_files: bool = False
+    working_dir: Path | None = None
+    roots_note: str = ""
 
     @cached_property
     def _roots(self) -> tuple[Path, ...]:
         return tuple(Path(root).expanduser().resolve() for root in self.allowed_roots)
 
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """The allowed roots, resolved."""
+        return self._roots
+
     def with_roots(self, *roots: Path) -> PathPolicy:
-        """This policy with extra allowed roots (e.g. the call's working directory)."""
+        """This policy with extra allowed roots (configuration only: a tool call never adds a root)."""
         return replace(self, allowed_roots=self.allowed_roots + tuple(roots))
+
+    def narrowed_to(self, working_dir: Path) -> PathPolicy:
+        """This policy confined to `working_dir`, which must already have passed `check`."""
+        return replace(self, allowed_roots=(working_dir,), working_dir=working_dir)
+
+    def check_all(self, raws: Sequence[str], field: str) -> list[Path]:
+        """Check every path, naming `field` in a refusal."""
+        try:
+            return [self.check(raw) for raw in raws]
+        except GateError as exc:
+            raise exc.about(field) from exc
+
+    def check_directory(self, raw: str, field: str) -> Path:
+        """A checked path that must be a directory, naming `field` in a refusal."""
+        path = self.check_all([raw], field)[0]
+        if not path.is_dir():
+            raise PathRefusedError(f"{field}: '{raw}' is not a directory; pass the directory's absolute path.")
+        return path
+
+    def inside(self, resolved: Path) -> bool:
+        """Whether a resolved path lies in one of the roots."""
+        return any(resolved == root or resolved.is_relative_to(root) for root in self._roots)
+
+    def confine(self, raw: str, real: Path) -> None:
+        """Re-check where an opened file really is (its descriptor's path): roots, system dirs, secrets."""
+        self._refuse_system(raw, real)
+        self._refuse_outside_roots(raw, real)
+        if not self.allow_secret_files and is_secret_path(real):
+            raise PathRefusedError(
+                f"Refusing {raw!r}: it is really '{real}', a file that holds secrets. Leave it out, or set "
+                "QUORUM_ALLOW_SECRET_FILES=true if you really mean to share it."
+            )
 
     def check(self, raw: str) -> Path:
         """Return the resolved path if the policy allows it; raise PathRefusedError or FileMissingError."""
@@ -125,18 +165,20 @@ class PathPolicy:
         )
 
     def _refuse_outside_roots(self, raw: str, resolved: Path) -> None:
+        note = f" {self.roots_note}" if self.roots_note else ""
         if not self._roots:
             raise PathRefusedError(
-                f"Refusing {raw!r}: no directories are allowed for reading. Pass "
-                "working_directory_absolute_path with the call, or set QUORUM_ALLOWED_ROOTS "
-                "to a comma-separated list of project directories."
+                f"Refusing {raw!r}: no directories are allowed for reading.{note} Set QUORUM_ALLOWED_ROOTS "
+                "to a comma-separated list of project directories, or start the server from the project "
+                "directory (or use a client that shares its roots)."
             )
-        if any(resolved == root or resolved.is_relative_to(root) for root in self._roots):
+        if self.inside(resolved):
             return
         allowed = ", ".join(f"'{root}'" for root in self._roots)
+        where = "the working directory" if self.working_dir is not None else "the allowed directories"
         raise PathRefusedError(
             f"Refusing {raw!r}: "
             + (f"it resolves to '{resolved}', which is " if str(resolved) != raw else "it is ")
-            + f"outside the allowed directories ({allowed}). Pass a path inside them, or add its "
-            "directory to QUORUM_ALLOWED_ROOTS or working_directory_absolute_path."
+            + f"outside {where} ({allowed}).{note} Pass a path inside them, or add its directory to "
+            "QUORUM_ALLOWED_ROOTS (a tool call cannot widen the roots)."
         )

@@ -17,7 +17,7 @@ from providers.base import ImageInput
 from providers.registry import ModelResolutionError, ProviderRegistry, Route
 from providers.resilient import RetryPolicy
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import Answer, consult, exchange_turns, load_files, load_images
+from tools.consult import Answer, consult, exchange_turns, load_files, load_images, with_notes
 from tools.context import RequestContext, no_progress
 from tools.fields import StrictModel
 from tools.workflow.fields import StepFields
@@ -245,7 +245,8 @@ class ConsensusTool(Tool):
     async def run(self, request: ConsensusRequest, ctx: RequestContext) -> ToolOutput:
         routes, synthesis_route = resolve_routes(ctx.services.registry, request)
         self._check_room(ctx, len(routes) + 1 + (1 if synthesis_route else 0))
-        files = await load_files(ctx, request.relevant_files)
+        loaded = await load_files(ctx, request.relevant_files)
+        files = loaded.files
         images = [await self._images(ctx, request, route) for route in routes]
         body, stances = stance_prompts(self.system_prompt())
         quiet = dataclasses.replace(ctx, progress=no_progress)  # one heartbeat for the whole fan-out
@@ -279,7 +280,8 @@ class ConsensusTool(Tool):
                     files=files, deadline=deadline,
                 )
         timing = {"wall_time_s": time.monotonic() - started, "perspectives_s": fan_out}
-        return self._output(request, perspectives, synthesis, timing)
+        output = self._output(request, perspectives, synthesis, timing)
+        return dataclasses.replace(output, metadata=with_notes(output.metadata, loaded.skipped))
 
     def _check_room(self, ctx: RequestContext, planned: int) -> None:
         limit = ctx.settings.max_conversation_turns

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import consult, exchange_turns, load_files
+from tools.consult import consult, exchange_turns, files_budget, load_files
 from tools.context import RequestContext
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
@@ -22,7 +22,7 @@ from tools.workflow.spec import ExpertInput, Run, WorkflowSpec
 from tools.workflow.state import add_step, aggregate, new_run, progress, render_step, step_record, tool_params
 from utils.conversation import FileRef, Turn
 from utils.files import FileContent
-from utils.security import FileMissingError, PathRefusedError
+from utils.gate.errors import GateError
 
 # Beyond this the answer goes in `content` (which the envelope spills to a file) rather than a side field.
 _LONG_ANSWER_CHARS = 20_000
@@ -79,17 +79,7 @@ def _open_run(spec: WorkflowSpec, request: Any, ctx: RequestContext) -> tuple[Ru
 
 async def _check_paths(ctx: RequestContext, paths: Sequence[str]) -> None:
     """Refuse bad relevant_files at the step that names them, not at the end of the run."""
-
-    def check() -> None:
-        for path in paths:
-            ctx.policy.check(path)
-
-    try:
-        await asyncio.to_thread(check)
-    except PathRefusedError as exc:
-        raise ToolError("path_refused", f"relevant_files: {exc}") from exc
-    except FileMissingError as exc:
-        raise ToolError("file_missing", f"relevant_files: {exc}") from exc
+    await asyncio.to_thread(ctx.policy.check_all, paths, "relevant_files")
 
 
 def _step_turn(spec: WorkflowSpec, request: Any, record: dict[str, Any], meta: dict[str, Any]) -> Turn:
@@ -176,7 +166,8 @@ async def _finish(
             extra={**base, "expert_analysis": None, "expert_skipped": reason, "investigation": _summary(run)},
         )
     extra_input = await spec.prepare_expert_input(request, ctx, run) if spec.prepare_expert_input else ExpertInput()
-    files = await load_files(ctx, aggregate(run)["relevant_files"])
+    loaded = await load_files(ctx, aggregate(run)["relevant_files"])
+    files = list(loaded.files)
     more, skipped = await _load_lenient(ctx, extra_input.files, {f.path for f in files})
     run_id = run["run_id"]
     answer = await consult(
@@ -189,7 +180,7 @@ async def _finish(
     )
     user, assistant = exchange_turns(spec.name, render_step(spec.name, record, request.total_steps), answer, extra_meta=meta)
     metadata = answer.metadata()
-    metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *skipped]
+    metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *loaded.skipped, *skipped]
     analysis: Any = parse_answer(answer.text)
     content = f"{spec.name} complete after {len(run['steps'])} steps; the expert's review is in expert_analysis. "
     if len(answer.text) > _LONG_ANSWER_CHARS:
@@ -209,12 +200,17 @@ async def _load_lenient(ctx: RequestContext, paths: Sequence[str], have: set[str
     """Files a spec adds (precommit's touched files): each unreadable one is skipped with a note, not fatal."""
     loaded: list[FileContent] = []
     skipped: list[str] = []
+    left = files_budget(ctx)
     for path in paths:
         try:
-            for fc in await load_files(ctx, [path]):
-                if fc.path not in have:
-                    have.add(fc.path)
-                    loaded.append(fc)
-        except ToolError as exc:
+            batch = await load_files(ctx, [path], budget=left)
+        except GateError as exc:
             skipped.append(f"not embedded: {path} ({exc.kind})")
+            continue
+        skipped.extend(batch.skipped)
+        for fc in batch.files:
+            left -= fc.size
+            if fc.path not in have:
+                have.add(fc.path)
+                loaded.append(fc)
     return loaded, skipped

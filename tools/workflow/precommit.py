@@ -14,7 +14,6 @@ from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields, SeverityFilter
 from tools.workflow.gitdiff import ChangeSet, GitError, collect_changes
 from tools.workflow.spec import ExpertInput, Guidance, Run, WorkflowSpec, internal_validation
-from utils.security import FileMissingError, PathRefusedError
 
 _LISTED_FILES = 30
 
@@ -33,14 +32,7 @@ async def _changes(request: PrecommitRequest, ctx: RequestContext, *, with_diff:
     raw = request.path or request.working_directory_absolute_path
     if not raw:
         raise ToolError("invalid_arguments", "precommit needs 'path': the absolute path of the git repository to check.")
-    try:
-        path = await asyncio.to_thread(ctx.policy.check, raw)
-    except PathRefusedError as exc:
-        raise ToolError("path_refused", f"path: {exc}") from exc
-    except FileMissingError as exc:
-        raise ToolError("file_missing", f"path: {exc}") from exc
-    if not path.is_dir():
-        raise ToolError("invalid_arguments", f"path '{raw}' is not a directory; pass the repository's directory.")
+    path = await asyncio.to_thread(ctx.policy.check_directory, raw, "path")
     chars = ctx.allocation.files_tokens * 3 if ctx.allocation else 200_000
     try:
         return await collect_changes(
