@@ -26,6 +26,7 @@ from tools.dispatch import Dispatcher
 from tools.listing import tool_entries
 from tools.registry import enabled_tools
 from tools.version import VERSION
+from utils.http_transport import caller
 from utils.settings import Settings
 from utils.storage.base import ThreadStore
 
@@ -89,7 +90,8 @@ def create_server(services: Services) -> Server[Any]:
         async def progress(value: float, message: str) -> None:
             await ctx.session.report_progress(value, None, message)
 
-        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress)
+        principal = caller(getattr(ctx, "request", None), share_local=services.settings.http_share_local_threads)
+        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress, principal)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error)
 
     async def on_list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:

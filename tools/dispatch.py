@@ -15,6 +15,7 @@ from tools.context import ProgressFn, RequestContext, Services, no_progress
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.files import FileTooLargeError, read_file
+from utils.principals import LOCAL, Principal
 from utils.security import FileMissingError, PathPolicy, PathRefusedError
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 
@@ -44,14 +45,18 @@ class Dispatcher:
         self.services = services
 
     async def call_text(
-        self, name: str, arguments: dict[str, Any] | None, progress: ProgressFn = no_progress
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        progress: ProgressFn = no_progress,
+        principal: Principal = LOCAL,
     ) -> tuple[str, bool]:
         """The JSON text a client receives and its error flag, kept under MAX_MCP_OUTPUT_TOKENS."""
         # Overflow goes to the call's working directory once it is known, else under QUORUM_HOME.
         spill: list[Path] = [self.services.settings.output_dir]
         is_error = True
         try:
-            envelope = await self._call(name, arguments or {}, progress, spill)
+            envelope = await self._call(name, arguments or {}, progress, spill, principal)
             is_error = False
         except ToolError as exc:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
@@ -73,7 +78,9 @@ class Dispatcher:
             )
         return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
 
-    async def _call(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
+    async def _call(
+        self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path], principal: Principal
+    ) -> Envelope:
         tool = self.services.tools.get(name)
         if tool is None:
             raise ToolError(
@@ -89,7 +96,7 @@ class Dispatcher:
             spill.append(spill_dir)
         request = self._prompt_from_file(tool, request, policy)
         route = self._resolve_model(tool, request)
-        thread = await self._load_thread(tool, request)
+        thread = await self._load_thread(tool, request, principal)
         ctx = RequestContext(
             tool_name=name,
             services=self.services,
@@ -97,6 +104,7 @@ class Dispatcher:
             route=route,
             thread=thread,
             progress=progress,
+            principal=principal,
         )
         output = await tool.run(request, ctx)
         thread = await self._record(tool, request, ctx, output, arguments)
@@ -175,12 +183,13 @@ class Dispatcher:
             kind: ErrorKind = "no_provider" if not registry.has_models() else "unknown_model"
             raise ToolError(kind, str(exc)) from exc
 
-    async def _load_thread(self, tool: Tool, request: BaseModel) -> Thread | None:
+    async def _load_thread(self, tool: Tool, request: BaseModel, principal: Principal) -> Thread | None:
         thread_id = getattr(request, "continuation_id", None)
         if not thread_id:
             return None
         try:
-            thread = await self.services.store.get(thread_id)
+            # Another principal's thread is refused exactly as an unknown one: its existence is not disclosed.
+            thread = await self.services.store.get(thread_id, owners=principal.sees)
         except ThreadNotFoundError as exc:
             raise ToolError("unknown_thread", str(exc), continuation_id=thread_id) from exc
         limit = self.services.settings.max_conversation_turns
@@ -197,10 +206,18 @@ class Dispatcher:
         limit = self.services.settings.max_conversation_turns
         try:
             if ctx.thread is not None:
-                return await store.append(ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state)
+                return await store.append(
+                    ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state, owners=ctx.principal.sees
+                )
             initial = {k: (v[:2_000] if isinstance(v, str) else v) for k, v in arguments.items()}
             return await store.create(
-                Thread(tool_name=tool.name, initial_request=initial, turns=output.turns, state=output.state or {})
+                Thread(
+                    tool_name=tool.name,
+                    owner=ctx.principal.name,
+                    initial_request=initial,
+                    turns=output.turns,
+                    state=output.state or {},
+                )
             )
         except (ThreadFullError, ThreadNotFoundError) as exc:
             # The answer is returned inside the error so the work done is not lost.
