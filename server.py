@@ -55,8 +55,11 @@ def build_services(
     store: ThreadStore | None = None,
     transport: str = "stdio",
 ) -> Services:
+    from utils.private import private_dir
     from utils.storage.factory import open_store
 
+    # The server's data (threads, overflow files, caches, logs) is the user's alone, whichever store is used.
+    private_dir(settings.home_dir)
     return Services(
         settings=settings,
         registry=ProviderRegistry(settings, providers),

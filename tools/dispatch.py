@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ def describe_validation(error: ValidationError) -> str:
     return "Invalid arguments: " + "; ".join(lines) + ". Fix these and call again (the tool's input schema lists every field)."
 
 
+def store_failure(exc: Exception) -> str:
+    """What a storage failure tells the caller: the store's own explanation, and what to do."""
+    detail = str(exc) if isinstance(exc, StoreError) else (
+        f"the SQLite database failed ({exc}); check that QUORUM_HOME is writable and on a local disk"
+    )
+    return f"Quorum could not read or write its conversation store: {detail.rstrip('.')}. Nothing new was recorded; retry the call."
+
+
 class Dispatcher:
     """Runs one tool call through the request pipeline and returns the envelope text and the error flag."""
 
@@ -62,12 +71,7 @@ class Dispatcher:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
         except (StoreError, sqlite3.Error) as exc:
             logger.exception("conversation store failed during %s", name)
-            envelope = error_envelope(
-                "storage_error",
-                f"Quorum could not read or write its conversation store ({exc}). Nothing new was recorded. "
-                "Retry the call; if it keeps failing, check that QUORUM_HOME is writable and on a local disk.",
-                name,
-            )
+            envelope = error_envelope("storage_error", store_failure(exc), name)
         except Exception:
             logger.exception("tool %s failed unexpectedly", name)
             envelope = error_envelope(
@@ -76,7 +80,9 @@ class Dispatcher:
                 "Retry the call; if it fails again, check the server log (LOG_LEVEL=DEBUG) and report it.",
                 name,
             )
-        return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
+        settings = self.services.settings
+        keep_for = timedelta(hours=settings.conversation_timeout_hours)
+        return serialise(envelope, settings.max_mcp_output_tokens, spill[-1], keep_for), is_error
 
     async def _call(
         self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path], principal: Principal
@@ -219,10 +225,17 @@ class Dispatcher:
                     state=output.state or {},
                 )
             )
-        except (ThreadFullError, ThreadNotFoundError) as exc:
-            # The answer is returned inside the error so the work done is not lost.
-            lost: ErrorKind = "thread_full" if isinstance(exc, ThreadFullError) else "unknown_thread"
-            raise ToolError(lost, f"{exc}\n\nThe answer that could not be recorded:\n\n{output.content}") from exc
+        except (StoreError, sqlite3.Error) as exc:
+            # The answer is returned inside the error so the work done (and paid for) is not lost.
+            lost: ErrorKind = (
+                "thread_full" if isinstance(exc, ThreadFullError)
+                else "unknown_thread" if isinstance(exc, ThreadNotFoundError)
+                else "storage_error"
+            )
+            if lost == "storage_error":
+                logger.exception("conversation store failed after %s answered", tool.name)
+            message = str(exc) if lost != "storage_error" else store_failure(exc)
+            raise ToolError(lost, f"{message}\n\nThe answer that could not be recorded:\n\n{output.content}") from exc
 
     def _envelope(self, tool: Tool, ctx: RequestContext, output: ToolOutput, thread: Thread | None) -> Envelope:
         metadata: dict[str, Any] = {"tool_name": tool.name, **output.metadata}

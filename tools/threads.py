@@ -33,7 +33,11 @@ class ThreadsTool(Tool):
         if request.action == "list":
             summaries = await store.list(limit=request.limit, offset=request.offset, owners=owners)
             if not summaries:
-                return ToolOutput(content="No conversations stored yet.", content_type="markdown", metadata={"count": 0})
+                empty = (
+                    f"No conversations at offset {request.offset:,}: there are fewer than that. Call again with a smaller "
+                    "offset (0 lists the most recent)." if request.offset else "No conversations stored yet."
+                )
+                return ToolOutput(content=empty, content_type="markdown", metadata={"count": 0})
             lines = ["| continuation_id | tool | updated (UTC) | turns | models | tokens | cost | first prompt |", "|---|---|---|---|---|---|---|---|"]
             for s in summaries:
                 prompt = s.first_prompt.replace("|", "\\|")

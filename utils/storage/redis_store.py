@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import heapq
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from pydantic_core import to_json
 
@@ -99,6 +100,30 @@ _LAYOUT = 2
 _SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", "first_prompt", "models", "cost", "tokens")
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _reported(
+    method: Callable[Concatenate[RedisThreadStore, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisThreadStore, P], Coroutine[Any, Any, T]]:
+    """Turn the client's connection and server errors into a StoreError that says where and what to do."""
+
+    @functools.wraps(method)
+    async def call(self: RedisThreadStore, *args: P.args, **kwargs: P.kwargs) -> T:
+        from redis.exceptions import RedisError
+
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise StoreError(
+                f"Redis at {self.where} could not be used ({exc}). Check that the Redis server is running and reachable "
+                "there and that QUORUM_REDIS_URL names it, or set QUORUM_STORAGE=sqlite to keep threads in a local file"
+            ) from exc
+
+    return call
+
+
 def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
@@ -116,6 +141,9 @@ class RedisThreadStore:
         self.ttl = ttl
         self.prefix = prefix
         self._client: Redis = Redis.from_url(url, decode_responses=True)
+        where = self._client.connection_pool.connection_kwargs
+        # Host, port and database only: the URL may carry a password.
+        self.where = f"{where.get('host', where.get('path', '?'))}:{where.get('port', '')}/{where.get('db', 0)}"
         self._append_script = self._client.register_script(_APPEND_LUA)
         self._expire_script = self._client.register_script(_EXPIRE_LUA)
         self._delete_script = self._client.register_script(_DELETE_LUA)
@@ -162,6 +190,7 @@ class RedisThreadStore:
             turns=tuple(Turn.model_validate_json(text) for text in turns),
         )
 
+    @_reported
     async def create(self, thread: Thread) -> Thread:
         head_key, turns_key, state_key = self._keys(thread.thread_id)
         score = epoch(thread.updated_at)
@@ -197,6 +226,7 @@ class RedisThreadStore:
             await pipe.execute()
         return thread
 
+    @_reported
     async def get(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> Thread:
         head_key, turns_key, state_key = self._keys(thread_id)
         async with self._client.pipeline(transaction=True) as pipe:
@@ -206,6 +236,7 @@ class RedisThreadStore:
             head, turns, state = await pipe.execute()
         return self._thread(thread_id, head, turns, state, owners)
 
+    @_reported
     async def append(
         self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None,
         owners: Sequence[str] = LOCAL_VIEW,
@@ -277,6 +308,7 @@ class RedisThreadStore:
         merged = heapq.merge(*runs, key=lambda pair: -float(pair[1]))
         return [str(thread_id) for thread_id, _ in list(merged)[offset : offset + limit]]
 
+    @_reported
     async def list(self, limit: int = 20, offset: int = 0, *, owners: Sequence[str] = LOCAL_VIEW) -> list[ThreadSummary]:
         if limit <= 0 or not owners:
             return []
@@ -308,10 +340,12 @@ class RedisThreadStore:
             )
         return summaries
 
+    @_reported
     async def delete(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> bool:
         keys = [*self._keys(thread_id), self._index]
         return bool(await self._delete_script(keys=keys, args=["\n".join(owners), thread_id, self._owned]))
 
+    @_reported
     async def expire(self) -> int:
         total = 0
         while True:
