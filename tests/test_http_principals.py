@@ -181,3 +181,29 @@ def test_a_bad_tokens_file_line_is_refused_with_its_line_number_and_the_fix(line
     with pytest.raises(TokenFileError, match=complaint) as caught:
         parse_tokens(f"# header\n{line}\n", "tokens.txt")
     assert "tokens.txt line 2" in str(caught.value) or "line 3" in str(caught.value)
+
+
+async def test_an_mcp_session_opened_by_one_principal_is_unknown_to_another(harness, tmp_path: Path) -> None:
+    verifier = TokenVerifier.from_settings("", tokens_file(tmp_path / "tokens"))
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    async with serving(harness, verifier) as url, httpx2.AsyncClient(timeout=30) as http:
+        opened = await http.post(url, json=init, headers={**accept, "Authorization": f"Bearer {TOKENS['alice']}"})
+        session = opened.headers.get("mcp-session-id")
+        assert opened.status_code == 200 and session
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        hijack = await http.post(url, json=listing, headers={
+            **accept, "Authorization": f"Bearer {TOKENS['bob']}", "mcp-session-id": session})
+    assert hijack.status_code == 404
+
+
+async def test_the_server_refuses_to_start_with_an_unreadable_or_malformed_tokens_file(harness_factory, tmp_path: Path) -> None:
+    from utils.http_transport import serve_http
+
+    malformed = tmp_path / "tokens"
+    malformed.write_text("alice:not-a-hash\n")
+    for path, complaint in ((tmp_path / "missing", "cannot be read"), (malformed, "line 1")):
+        harness = await harness_factory({"QUORUM_HTTP_TOKENS_FILE": str(path)})
+        with pytest.raises(SystemExit, match=complaint):
+            await serve_http(harness.services, harness.server)
