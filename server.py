@@ -59,7 +59,10 @@ def build_services(
     from utils.storage.factory import open_store
 
     # The server's data (threads, overflow files, caches, logs) is the user's alone, whichever store is used.
-    private_dir(settings.home_dir)
+    try:
+        private_dir(settings.home_dir)
+    except OSError as exc:  # a read-only home still serves the memory and Redis stores; SQLite will say why
+        logger.warning("could not create QUORUM_HOME %s owner-only: %s", settings.home_dir, exc)
     return Services(
         settings=settings,
         registry=ProviderRegistry(settings, providers),

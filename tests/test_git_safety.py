@@ -3,54 +3,11 @@
 from __future__ import annotations
 
 import os
-import stat
-from pathlib import Path
 
 import pytest
 
+from tests.hostile_repo import arm, script
 from tests.workflow_support import git, make_repo, register, step
-
-HOSTILE = ("fsmonitor", "textconv", "diffdriver", "external", "clean", "smudge", "process", "hook", "pager",
-           "ssh", "askpass", "credential", "envdiff")
-
-
-def _script(bin_dir: Path, name: str, marker: Path) -> str:
-    """An executable that records that it ran (and passes its input through, as a filter would)."""
-    path = bin_dir / name
-    path.write_text(f"#!/bin/sh\necho {name} >> '{marker}'\ncat \"$1\" 2>/dev/null || cat\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
-
-
-def hostile_repo(root: Path, marker: Path) -> Path:
-    """A repository whose config and attributes name a program for every hook git offers."""
-    repo = make_repo(root / "repo")
-    bin_dir = root / "bin"
-    bin_dir.mkdir()
-    cmd = {name: _script(bin_dir, name, marker) for name in HOSTILE}
-    (repo / ".git" / "info" / "attributes").write_text("*.py diff=evil filter=evil\n*.md filter=proc\n")
-    settings = {
-        "core.fsmonitor": cmd["fsmonitor"],
-        "diff.evil.textconv": cmd["textconv"],
-        "diff.evil.command": cmd["diffdriver"],
-        "diff.external": cmd["external"],
-        "filter.evil.clean": cmd["clean"],
-        "filter.evil.smudge": cmd["smudge"],
-        "filter.evil.required": "true",
-        "filter.proc.process": cmd["process"],
-        "filter.proc.required": "true",
-        "core.hooksPath": str(bin_dir),
-        "core.pager": cmd["pager"],
-        "pager.diff": "true",
-        "core.sshCommand": cmd["ssh"],
-        "core.askPass": cmd["askpass"],
-        "credential.helper": cmd["credential"],
-    }
-    for key, value in settings.items():
-        git(repo, "config", key, value)
-    for hook in ("post-index-change", "pre-commit", "post-checkout", "reference-transaction", "fsmonitor-watchman"):
-        _script(bin_dir, hook, marker)
-    return repo
 
 
 @pytest.fixture
@@ -61,9 +18,9 @@ async def h(harness_factory, monkeypatch):
 
 async def test_precommit_on_a_hostile_repository_runs_none_of_its_commands_and_still_sees_the_diff(h, tmp_path, monkeypatch):
     marker = tmp_path / "ran.txt"
-    repo = hostile_repo(h.workdir, marker)
+    repo = arm(make_repo(h.workdir / "repo"), h.workdir / "bin", marker)
     # What the server inherited must not reach git either.
-    monkeypatch.setenv("GIT_EXTERNAL_DIFF", _script(h.workdir / "bin", "envdiff", marker))
+    monkeypatch.setenv("GIT_EXTERNAL_DIFF", script(h.workdir / "bin", "envdiff", marker))
     (repo / "app.py").write_text("def total(items):\n    return sum(items) * 3  # staged-edit\n")
     (repo / "README.md").write_text("# demo\nunstaged-edit\n")
     # Stage without the hostile config (the test's own git runs the filters; that is not what is tested).
