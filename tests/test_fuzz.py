@@ -309,7 +309,7 @@ def test_concurrent_calls_on_one_thread_each_record_one_whole_exchange(live: Liv
 
 
 @settings(FUZZ_SETTINGS, max_examples=VALID_EXAMPLES)
-@given(ref=st.sampled_from((None, *GIT_REFS)), staged=st.booleans(), unstaged=st.booleans())
+@given(ref=st.one_of(st.none(), st.sampled_from(GIT_REFS)), staged=st.booleans(), unstaged=st.booleans())
 def test_precommit_on_a_hostile_repository_never_runs_its_commands(
     live: LiveQuorum, ref: str | None, staged: bool, unstaged: bool
 ) -> None:
