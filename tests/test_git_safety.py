@@ -48,7 +48,7 @@ def test_git_gets_a_scrubbed_environment_and_an_empty_home(tmp_path, monkeypatch
     assert "sk-server-secret-value" not in " ".join([*argv, *env.values()])
     assert "GIT_DIR" not in env and "GIT_CONFIG_PARAMETERS" not in env
     assert env["HOME"] == str(tmp_path / "home") and env["HOME"] != os.environ.get("HOME")
-    assert set(env) <= {"PATH", "HOME", "LANG", "LC_ALL", "GIT_PAGER"} | {k for k in env if k.startswith("GIT_")}
+    assert set(env) <= {"PATH", "HOME", "XDG_CONFIG_HOME", "LANG", "LC_ALL"} | {k for k in env if k.startswith("GIT_")}
     pairs = {env[f"GIT_CONFIG_KEY_{n}"]: env[f"GIT_CONFIG_VALUE_{n}"] for n in range(int(env["GIT_CONFIG_COUNT"]))}
     assert pairs["filter.a=b.clean"] == "" and pairs["filter.a=b.required"] == "false"
     assert pairs["core.fsmonitor"] == "false" and pairs["core.hooksPath"] == "/dev/null"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -26,6 +29,8 @@ _NEUTRAL_CONFIG = (
     "diff.external=",
     "protocol.allow=never",
     "core.quotepath=off",
+    "core.attributesFile=/dev/null",
+    "core.excludesFile=/dev/null",
 )
 # Options that keep `git diff` from running textconv drivers and external diff programs.
 _DIFF_GUARDS = ("--no-ext-diff", "--no-textconv")
@@ -51,6 +56,7 @@ def git_invocation(cwd: Path, args: tuple[str, ...], home: Path, filters: tuple[
     env = {k: os.environ[k] for k in _KEPT_ENV if k in os.environ}
     env.update(
         HOME=str(home),
+        XDG_CONFIG_HOME=str(home),
         LANG="C",
         LC_ALL="C",
         GIT_CONFIG_NOSYSTEM="1",
@@ -88,18 +94,33 @@ async def _run(argv: list[str], env: dict[str, str], what: str, cwd: Path) -> st
     return out.decode("utf-8", "replace")
 
 
-async def git(cwd: Path, *args: str) -> str:
-    """Run one git command under `cwd` and return its stdout; never prompts, pages or runs repository commands."""
-    with tempfile.TemporaryDirectory(prefix="quorum-git-home-") as home:
-        # Filter drivers have names of the repository's choosing, so each one it declares is named and disabled.
-        lookup, env = git_invocation(cwd, ("config", "--name-only", "-z", "--get-regexp", _FILTER_KEY), Path(home))
-        try:
-            keys = [k for k in (await _run(lookup, env, "config", cwd)).split("\0") if k]
-        except GitError:
-            keys = []  # exit status 1: no filter configured (a real failure shows in the command below)
-        filters = tuple(dict.fromkeys(k[len("filter."):].rsplit(".", 1)[0] for k in keys))
-        argv, env = git_invocation(cwd, args, Path(home), filters)
-        return await _run(argv, env, args[0], cwd)
+@functools.cache
+def _empty_home() -> Path:
+    """An empty owner-only directory git gets as HOME, made once per process and removed at exit."""
+    home = tempfile.mkdtemp(prefix="quorum-git-home-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return Path(home)
+
+
+async def filter_drivers(cwd: Path) -> tuple[str, ...]:
+    """The filter drivers the repository's config declares: their names are its choice, so each is disabled by name."""
+    lookup, env = git_invocation(cwd, ("config", "--name-only", "-z", "--get-regexp", _FILTER_KEY), _empty_home())
+    try:
+        keys = [k for k in (await _run(lookup, env, "config", cwd)).split("\0") if k]
+    except GitError:
+        return ()  # exit status 1: no filter configured (a real failure shows in the next command)
+    return tuple(dict.fromkeys(k[len("filter."):].rsplit(".", 1)[0] for k in keys))
+
+
+async def git(cwd: Path, *args: str, filters: tuple[str, ...] | None = None) -> str:
+    """Run one git command under `cwd` and return its stdout; never prompts, pages or runs repository commands.
+
+    `filters` are the repository's filter drivers when the caller has looked them up already; else they are.
+    """
+    if filters is None:
+        filters = () if args[0] == "rev-parse" else await filter_drivers(cwd)  # rev-parse reads no file content
+    argv, env = git_invocation(cwd, args, _empty_home(), filters)
+    return await _run(argv, env, args[0], cwd)
 
 
 async def repo_root(path: Path) -> Path:
@@ -131,6 +152,7 @@ async def collect_changes(
 ) -> ChangeSet:
     """The pending change under `path`; files that hold secrets are listed but never diffed."""
     root = await repo_root(path)
+    drivers = await filter_drivers(root)  # once for the whole change: every command below disables them
     scope = os.path.relpath(path, root)
     modes: list[tuple[str, list[str]]] = []
     if compare_to:
@@ -151,13 +173,13 @@ async def collect_changes(
     notes: list[str] = []
     budget = max_chars
     for title, args in modes:
-        names = _names(await git(root, "diff", "--name-only", "-z", *args, "--", scope))
+        names = _names(await git(root, "diff", "--name-only", "-z", *args, "--", scope, filters=drivers))
         safe = [n for n in names if not is_secret_path(PurePosixPath(n))]
         notes.extend(f"not diffed (holds secrets): {n}" for n in names if n not in safe)
         changed.update((n, None) for n in safe)
         if not safe or not with_diff:
             continue
-        text = await git(root, "diff", "--no-color", *args, "--", *safe)
+        text = await git(root, "diff", "--no-color", *args, "--", *safe, filters=drivers)
         text, _ = redact_secrets(text)
         if len(text) > budget:
             notes.append(f"{title.lower()}: diff cut at {budget:,} characters; review the rest in the files")
@@ -166,7 +188,9 @@ async def collect_changes(
         diffs.append((title, text))
     untracked: list[str] = []
     if unstaged or compare_to:
-        untracked = _names(await git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", scope))
+        untracked = _names(
+            await git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", scope, filters=drivers)
+        )
         untracked = [n for n in untracked if not is_secret_path(PurePosixPath(n))]
     existing = tuple(str(root / n) for n in [*changed, *untracked] if (root / n).is_file())
     return ChangeSet(
