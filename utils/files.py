@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.conversation import FileRef
+from utils.envelope import PROJECT_DIR_NAME
 from utils.redaction import redact_secrets
 from utils.security import FileMissingError, PathPolicy, PathRefusedError, is_secret_path
 
@@ -22,6 +23,7 @@ SKIPPED_DIRS = frozenset({
     ".hypothesis", "dist", "build", "target", ".next", ".nuxt", ".svelte-kit", ".cache",
     ".parcel-cache", ".idea", ".gradle", "coverage", "htmlcov", ".terraform",
     ".serverless", "Pods", "DerivedData", ".dart_tool", ".pnpm-store", ".yarn", ".turbo",
+    PROJECT_DIR_NAME,  # Quorum's own overflow files: never fed back to a model
 })
 
 BINARY_SUFFIXES = frozenset({
