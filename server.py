@@ -28,6 +28,7 @@ from tools.registry import enabled_tools
 from tools.version import VERSION
 from utils.gate.client_roots import client_roots
 from utils.gate.client_roots import forget as forget_roots
+from utils.http_transport import caller
 from utils.settings import Settings
 from utils.storage.base import ThreadStore
 
@@ -56,8 +57,14 @@ def build_services(
     store: ThreadStore | None = None,
     transport: str = "stdio",
 ) -> Services:
+    from utils.private import private_dir
     from utils.storage.factory import open_store
 
+    # The server's data (threads, overflow files, caches, logs) is the user's alone, whichever store is used.
+    try:
+        private_dir(settings.home_dir)
+    except OSError as exc:  # a read-only home still serves the memory and Redis stores; SQLite will say why
+        logger.warning("could not create QUORUM_HOME %s owner-only: %s", settings.home_dir, exc)
     return Services(
         settings=settings,
         registry=ProviderRegistry(settings, providers),
@@ -96,7 +103,8 @@ def create_server(services: Services) -> Server[Any]:
         roots = await client_roots(ctx, params)
         if isinstance(roots, types.InputRequiredResult):
             return roots  # a 2026-07-28 client answers with its roots and calls again
-        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress, roots)
+        principal = caller(getattr(ctx, "request", None), share_local=services.settings.http_share_local_threads)
+        text, is_error = await dispatcher.call_text(params.name, params.arguments, progress, roots, principal)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_error)
 
     async def on_roots_changed(ctx: Any, params: types.NotificationParams) -> None:

@@ -67,7 +67,7 @@ def test_a_directory_expands_to_its_text_files_in_sorted_order(tmp_path: Path, p
     ".git/config", "node_modules/lib/index.js", "__pycache__/m.py", ".venv/lib/site.py", "venv/x.py",
     "env/x.py", ".tox/x.py", ".mypy_cache/x.json", ".pytest_cache/x", ".ruff_cache/x", "dist/x.js",
     "build/x.js", "target/x.rs", ".next/x.js", ".cache/x", ".idea/workspace.xml", ".gradle/x",
-    "coverage/lcov.info", "pkg.egg-info/PKG-INFO",
+    "coverage/lcov.info", "pkg.egg-info/PKG-INFO", ".quorum/outputs/quorum-output-0123456789ab.md",
 ])
 def test_tooling_directories_are_not_expanded(tmp_path: Path, policy: PathPolicy, skipped: str) -> None:
     write(tmp_path, "proj/keep.py")

@@ -32,8 +32,10 @@ from hypothesis import strategies as st
 from tests.client import ToolClient
 from tests.env_quorum import quorum
 from tests.fakes import FakeProviderServer
-from tests.fuzz_support import Domain, arguments, broken_arguments
+from tests.fuzz_support import GIT_REFS, Domain, arguments, broken_arguments
+from tests.hostile_repo import arm
 from tests.wire_support import GEMINI, OPENAI, warm_sdks, wire_env
+from tests.workflow_support import make_repo
 from tools.registry import all_tools
 from utils.envelope import ErrorKind
 
@@ -187,9 +189,12 @@ def build_project(root: Path) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
     (project / "binary.bin").write_bytes(bytes(range(256)) * 8)
     (project / "link_outside").symlink_to("/etc/hostname")
     (project / "link_loop").symlink_to(project / "link_loop")
-    (project / "repo").mkdir()
-    subprocess.run(["git", "init", "-q", str(project / "repo")], check=True, capture_output=True)
-    (project / "repo" / "change.py").write_text("print('hi')\n")
+    # A hostile repository: every command its config names would create the canary file.
+    repo = make_repo(project / "repo")
+    (repo / "change.py").write_text("print('hi')\n")
+    (repo / "app.py").write_text("def total(items):\n    return 0\n")
+    (repo / "README.md").write_text("# changed\n")
+    arm(repo, root / "hostile-bin", root / "canary")
     (root / "outside.txt").write_text(OUTSIDE_TEXT)
     add_odd_files(root, project)
     p = str(project)
@@ -371,6 +376,18 @@ def test_concurrent_calls_on_one_thread_each_record_one_whole_exchange(live: Liv
     assert sorted(users) == sorted(p for p, ok in zip(prompts, answered) if ok)
 
 
+@settings(FUZZ_SETTINGS, max_examples=VALID_EXAMPLES)
+@given(ref=st.one_of(st.none(), st.sampled_from(GIT_REFS)), staged=st.booleans(), unstaged=st.booleans())
+def test_precommit_on_a_hostile_repository_never_runs_its_commands(
+    live: LiveQuorum, ref: str | None, staged: bool, unstaged: bool
+) -> None:
+    args = {"step": "check the change", "step_number": 1, "total_steps": 2, "next_step_required": True, "findings": "f",
+            "path": live.domain.repo, "include_staged": staged, "include_unstaged": unstaged}
+    checked_call(live, "precommit", {**args, **({"compare_to": ref} if ref else {})}, "hostile repo")
+    canary = Path(live.domain.canary)
+    assert not canary.exists(), f"git ran the repository's commands: {canary.read_text()[:200]}"
+
+
 # Inputs the fuzzing found crashing the server (internal_error), kept as fixed regression cases.
 FOUND = [
     pytest.param("chat", "absolute_file_paths", "{p}/link_loop", "path_refused", id="symlink loop"),
@@ -441,7 +458,8 @@ def test_after_the_fuzzing_every_thread_lists_shows_and_exports_with_consistent_
         assert len(turns) <= 8, f"{thread_id} holds {len(turns)} turns, over MAX_CONVERSATION_TURNS"
         counts[thread["tool_name"]] += 1
 
-    assert not Path(live.domain.canary).exists(), "a fuzzed argument made git write a file"
+    canary = Path(live.domain.canary)
+    assert not canary.exists(), f"git ran a repository's command or a fuzzed ref wrote a file: {canary.read_text()[:200]}"
 
     generated = {k: v for k, v in sorted(CALLS.items()) if k != "audit"}
     with capsys.disabled():

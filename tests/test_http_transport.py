@@ -14,6 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from server import create_server
 from utils.http_transport import build_http_app
+from utils.principals import TokenVerifier
 
 
 def free_port() -> int:
@@ -25,7 +26,7 @@ def free_port() -> int:
 @pytest.fixture
 async def http_url(harness):
     port = free_port()
-    app = build_http_app(create_server(harness.services), "s3cret-token", "127.0.0.1")
+    app = build_http_app(create_server(harness.services), TokenVerifier.from_settings("s3cret-token", None), "127.0.0.1")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     for _ in range(200):
@@ -56,4 +57,4 @@ async def test_http_client_with_the_token_lists_and_calls_tools(http_url):
 
 def test_http_transport_refuses_to_start_without_a_token(harness):
     with pytest.raises(SystemExit, match="QUORUM_HTTP_TOKEN"):
-        build_http_app(create_server(harness.services), "", "127.0.0.1")
+        build_http_app(create_server(harness.services), TokenVerifier.from_settings("", None), "127.0.0.1")

@@ -5,14 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
-import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -20,6 +16,7 @@ from typing import Literal
 
 import pytest
 
+from tests.redis_support import redis_url  # noqa: F401 (a fixture)
 from tests.requirements import require
 
 from utils.conversation import FileRef, Thread, Turn, utcnow
@@ -37,44 +34,6 @@ def _turn(content: str, role: Literal["user", "assistant"] = "user", model: str 
     # Priced turns also carry token usage, so the denormalised token totals are exercised too.
     meta = {"cost_usd": cost, "tokens": {"input": 10, "output": 3}} if cost else {}
     return Turn(role=role, content=content, model=model, metadata=meta)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
-    require(server is not None and cli is not None,
-            "redis-server/redis-cli not on PATH; install them (apt-get install redis-server) to test Redis")
-    require(importlib.util.find_spec("redis") is not None,
-            "the redis Python client is not installed (pip install 'quorum-mcp[redis]')")
-    assert server is not None and cli is not None
-    port, workdir = _free_port(), tmp_path_factory.mktemp("redis")
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes"]
-    files = ["--dir", str(workdir), "--pidfile", str(workdir / "redis.pid"), "--logfile", str(workdir / "redis.log")]
-    subprocess.run([server, *args, *files], check=True, timeout=30)
-    try:
-        # The daemon forks before it listens: poll for readiness, bounded by a deadline.
-        deadline = time.monotonic() + 15
-        while not _answers_ping(port):
-            assert time.monotonic() < deadline, f"redis-server on port {port} never answered PING"
-            time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        subprocess.run([cli, "-p", str(port), "shutdown", "nosave"], timeout=30, capture_output=True)
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -237,6 +196,41 @@ async def test_append_merges_state_keys_and_keeps_the_rest(store: ThreadStore) -
     expected = {"step": 2, "files": [], "confidence": "low", "issues": [{"sev": "high"}]}
     assert updated.state == expected
     assert (await store.get(thread.thread_id)).state == expected
+
+
+async def test_a_thread_is_seen_only_by_its_owner_and_reads_as_unknown_to_anyone_else(store: ThreadStore) -> None:
+    alices = await store.create(Thread(owner="alice", turns=(_turn("alice's secret plan"),)))
+    bobs = await store.create(Thread(owner="bob"))
+    local = await store.create(Thread())
+    for intruder in (("bob",), ("local",), ()):
+        with pytest.raises(ThreadNotFoundError):
+            await store.get(alices.thread_id, owners=intruder)
+        with pytest.raises(ThreadNotFoundError):
+            await store.append(alices.thread_id, [_turn("hijack")], max_turns=10, owners=intruder)
+        assert await store.delete(alices.thread_id, owners=intruder) is False
+    assert [s.thread_id for s in await store.list(owners=("bob",))] == [bobs.thread_id]
+    assert [s.thread_id for s in await store.list()] == [local.thread_id]  # no owners named: the local user's
+    assert (await store.get(alices.thread_id, owners=("alice",))).owner == "alice"
+    assert len((await store.get(alices.thread_id, owners=("alice",))).turns) == 1  # the hijack wrote nothing
+    assert await store.delete(alices.thread_id, owners=("alice",)) is True
+    assert await store.list(owners=("alice",)) == []
+
+
+async def test_a_caller_that_sees_several_owners_lists_their_threads_newest_first(store: ThreadStore) -> None:
+    now = utcnow()
+    made = []
+    for age, owner in enumerate(["alice", "local", "alice", "local", "bob"]):
+        when = now - timedelta(minutes=age)
+        made.append(await store.create(Thread(owner=owner, created_at=when, updated_at=when)))
+    seen = [s.thread_id for s in await store.list(owners=("alice", "local"))]
+    assert seen == [t.thread_id for t in made[:4]]
+    assert [s.thread_id for s in await store.list(limit=2, offset=1, owners=("alice", "local"))] == seen[1:3]
+
+
+async def test_a_huge_list_offset_lists_nothing(store: ThreadStore) -> None:
+    await store.create(Thread())
+    assert await store.list(offset=10**30) == []
+    assert await store.list(limit=10**30) != []
 
 
 # --- SQLite only --------------------------------------------------------------------------------
@@ -458,4 +452,21 @@ async def test_redis_keys_carry_the_sliding_ttl(redis_url: str) -> None:
     await store.append(thread.thread_id, [_turn("x")], max_turns=5, state={"a": 1})
     for key in (head, f"{store.prefix}turns:{thread.thread_id}", f"{store.prefix}state:{thread.thread_id}"):
         assert await store._client.pttl(key) > (TTL - timedelta(minutes=1)).total_seconds() * 1000
+    await store.close()
+
+
+async def test_redis_threads_stored_before_owners_existed_belong_to_the_local_user(redis_url: str) -> None:
+    from utils.storage.redis_store import RedisThreadStore
+
+    prefix = f"t{uuid.uuid4().hex}:"
+    writer = RedisThreadStore(redis_url, TTL, prefix=prefix)
+    old = await writer.create(Thread(initial_request={"prompt": "from an older Quorum"}))
+    # What an older version wrote: no owner field, no owner index, no layout marker.
+    await writer._client.hdel(f"{prefix}thread:{old.thread_id}", "owner")
+    await writer._client.delete(f"{prefix}owned:local", f"{prefix}layout")
+    await writer.close()
+    store = RedisThreadStore(redis_url, TTL, prefix=prefix)
+    assert [s.thread_id for s in await store.list()] == [old.thread_id]
+    assert await store.list(owners=("alice",)) == []
+    assert (await store.get(old.thread_id)).owner == "local"
     await store.close()

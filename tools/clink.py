@@ -146,7 +146,7 @@ def parse_output(stdout: str) -> tuple[str, str]:
     if stripped.startswith("{"):
         try:
             data = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep to decode
             data = None
         if isinstance(data, dict):
             for key in RESULT_KEYS:

@@ -11,6 +11,7 @@ from providers.registry import ProviderRegistry, Route
 from utils.budget import Allocation, allocate
 from utils.conversation import Thread
 from utils.progress import ProgressFn
+from utils.principals import LOCAL, Principal
 from utils.security import PathPolicy
 from utils.settings import Settings
 from utils.storage.base import ThreadStore
@@ -44,6 +45,8 @@ class RequestContext:
     route: Route | None = None
     thread: Thread | None = None
     progress: ProgressFn = no_progress
+    # Who is calling: decides whose threads this request may see, and owns the threads it starts.
+    principal: Principal = LOCAL
 
     @property
     def settings(self) -> Settings:

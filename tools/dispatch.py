@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
 from utils.progress import ProgressFn
 from utils.security import PathPolicy
+from utils.principals import LOCAL, Principal
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 from utils.storage.records import PROMPT_STORE_CHARS
 
@@ -58,6 +60,14 @@ def describe_validation(error: ValidationError) -> str:
     return "Invalid arguments: " + "; ".join(lines) + ". Fix these and call again (the tool's input schema lists every field)."
 
 
+def store_failure(exc: Exception) -> str:
+    """What a storage failure tells the caller: the store's own explanation, and what to do."""
+    detail = str(exc) if isinstance(exc, StoreError) else (
+        f"the SQLite database failed ({exc}); check that QUORUM_HOME is writable and on a local disk"
+    )
+    return f"Quorum could not read or write its conversation store: {detail.rstrip('.')}. Nothing new was recorded; retry the call."
+
+
 class Dispatcher:
     """Runs one tool call through the request pipeline and returns the envelope text and the error flag."""
 
@@ -70,6 +80,7 @@ class Dispatcher:
         arguments: dict[str, Any] | None,
         progress: ProgressFn = no_progress,
         client_roots: tuple[Path, ...] | None = None,
+        principal: Principal = LOCAL,
     ) -> tuple[str, bool]:
         """The JSON text a client receives and its error flag, kept under MAX_MCP_OUTPUT_TOKENS.
 
@@ -79,7 +90,7 @@ class Dispatcher:
         spill: list[Path] = [self.services.settings.output_dir]
         is_error = True
         try:
-            envelope = await self._call(name, arguments or {}, progress, spill, client_roots)
+            envelope = await self._call(name, arguments or {}, progress, spill, client_roots, principal)
             is_error = False
         except ToolError as exc:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
@@ -87,12 +98,7 @@ class Dispatcher:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
         except (StoreError, sqlite3.Error) as exc:
             logger.exception("conversation store failed during %s", name)
-            envelope = error_envelope(
-                "storage_error",
-                f"Quorum could not read or write its conversation store ({exc}). Nothing new was recorded. "
-                "Retry the call; if it keeps failing, check that QUORUM_HOME is writable and on a local disk.",
-                name,
-            )
+            envelope = error_envelope("storage_error", store_failure(exc), name)
         except Exception:
             logger.exception("tool %s failed unexpectedly", name)
             envelope = error_envelope(
@@ -101,11 +107,14 @@ class Dispatcher:
                 "Retry the call; if it fails again, check the server log (LOG_LEVEL=DEBUG) and report it.",
                 name,
             )
-        return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
+        settings = self.services.settings
+        keep_for = timedelta(hours=settings.conversation_timeout_hours)
+        return serialise(envelope, settings.max_mcp_output_tokens, spill[-1], keep_for), is_error
 
     async def _call(
         self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path],
         client_roots: tuple[Path, ...] | None,
+        principal: Principal,
     ) -> Envelope:
         tool = self.services.tools.get(name)
         if tool is None:
@@ -123,7 +132,7 @@ class Dispatcher:
             spill.append(policy.working_dir / ".quorum" / "outputs")
         request = await asyncio.to_thread(self._prompt_from_file, tool, request, policy)
         route = self._resolve_model(tool, request)
-        thread = await self._load_thread(tool, request)
+        thread = await self._load_thread(tool, request, principal)
         ctx = RequestContext(
             tool_name=name,
             services=self.services,
@@ -131,6 +140,7 @@ class Dispatcher:
             route=route,
             thread=thread,
             progress=progress,
+            principal=principal,
         )
         output = await tool.run(request, ctx)
         thread = await self._record(tool, request, ctx, output, arguments)
@@ -182,12 +192,13 @@ class Dispatcher:
             kind: ErrorKind = "no_provider" if not registry.has_models() else "unknown_model"
             raise ToolError(kind, str(exc)) from exc
 
-    async def _load_thread(self, tool: Tool, request: BaseModel) -> Thread | None:
+    async def _load_thread(self, tool: Tool, request: BaseModel, principal: Principal) -> Thread | None:
         thread_id = getattr(request, "continuation_id", None)
         if not thread_id:
             return None
         try:
-            thread = await self.services.store.get(thread_id)
+            # Another principal's thread is refused exactly as an unknown one: its existence is not disclosed.
+            thread = await self.services.store.get(thread_id, owners=principal.sees)
         except ThreadNotFoundError as exc:
             raise ToolError("unknown_thread", str(exc), continuation_id=thread_id) from exc
         limit = self.services.settings.max_conversation_turns
@@ -204,14 +215,29 @@ class Dispatcher:
         limit = self.services.settings.max_conversation_turns
         try:
             if ctx.thread is not None:
-                return await store.append(ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state)
+                return await store.append(
+                    ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state, owners=ctx.principal.sees
+                )
             return await store.create(
-                Thread(tool_name=tool.name, initial_request=stored_request(arguments), turns=output.turns, state=output.state or {})
+                Thread(
+                    tool_name=tool.name,
+                    owner=ctx.principal.name,
+                    initial_request=stored_request(arguments),
+                    turns=output.turns,
+                    state=output.state or {},
+                )
             )
-        except (ThreadFullError, ThreadNotFoundError) as exc:
-            # The answer is returned inside the error so the work done is not lost.
-            lost: ErrorKind = "thread_full" if isinstance(exc, ThreadFullError) else "unknown_thread"
-            raise ToolError(lost, f"{exc}\n\nThe answer that could not be recorded:\n\n{output.content}") from exc
+        except (StoreError, sqlite3.Error) as exc:
+            # The answer is returned inside the error so the work done (and paid for) is not lost.
+            lost: ErrorKind = (
+                "thread_full" if isinstance(exc, ThreadFullError)
+                else "unknown_thread" if isinstance(exc, ThreadNotFoundError)
+                else "storage_error"
+            )
+            if lost == "storage_error":
+                logger.exception("conversation store failed after %s answered", tool.name)
+            message = str(exc) if lost != "storage_error" else store_failure(exc)
+            raise ToolError(lost, f"{message}\n\nThe answer that could not be recorded:\n\n{output.content}") from exc
 
     def _envelope(self, tool: Tool, ctx: RequestContext, output: ToolOutput, thread: Thread | None) -> Envelope:
         metadata: dict[str, Any] = {"tool_name": tool.name, **output.metadata}

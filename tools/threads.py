@@ -29,10 +29,15 @@ class ThreadsTool(Tool):
 
     async def run(self, request: ThreadsRequest, ctx: RequestContext) -> ToolOutput:
         store = ctx.services.store
+        owners = ctx.principal.sees  # a caller lists, reads and deletes its own threads only
         if request.action == "list":
-            summaries = await store.list(limit=request.limit, offset=request.offset)
+            summaries = await store.list(limit=request.limit, offset=request.offset, owners=owners)
             if not summaries:
-                return ToolOutput(content="No conversations stored yet.", content_type="markdown", metadata={"count": 0})
+                empty = (
+                    f"No conversations at offset {request.offset:,}: there are fewer than that. Call again with a smaller "
+                    "offset (0 lists the most recent)." if request.offset else "No conversations stored yet."
+                )
+                return ToolOutput(content=empty, content_type="markdown", metadata={"count": 0})
             lines = ["| continuation_id | tool | updated (UTC) | turns | models | tokens | cost | first prompt |", "|---|---|---|---|---|---|---|---|"]
             for s in summaries:
                 prompt = s.first_prompt.replace("|", "\\|")
@@ -45,11 +50,11 @@ class ThreadsTool(Tool):
             raise ToolError("invalid_arguments", f"'continuation_id' is required for action '{request.action}'; list threads to find it.")
         thread_id = request.continuation_id
         if request.action == "delete":
-            if not await store.delete(thread_id):
+            if not await store.delete(thread_id, owners=owners):
                 raise ToolError("unknown_thread", f"Conversation '{thread_id}' does not exist; nothing was deleted.")
             return ToolOutput(content=f"Deleted conversation {thread_id}.", metadata={"deleted": thread_id})
         try:
-            thread = await store.get(thread_id)
+            thread = await store.get(thread_id, owners=owners)
         except ThreadNotFoundError as exc:
             raise ToolError("unknown_thread", str(exc)) from exc
         tokens = thread.token_totals()

@@ -10,6 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+# The owner of threads started over stdio: the user of this machine.
+LOCAL_OWNER = "local"
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -82,6 +86,8 @@ class Thread(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     tool_name: str = ""
+    # The principal that started the thread: only it (and those it is shared with) can see or continue it.
+    owner: str = LOCAL_OWNER
     initial_request: dict[str, Any] = Field(default_factory=dict)
     turns: tuple[Turn, ...] = ()
     # Per-tool state (workflow progress) kept on the thread, never on tool objects.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.conversation import FileRef
+from utils.envelope import PROJECT_DIR_NAME
 from utils.redaction import redact_secrets
 from utils.gate.errors import FileTooLargeError, GateError, TooManyFilesError
 from utils.gate.opener import read_checked, too_large
@@ -31,6 +32,7 @@ SKIPPED_DIRS = frozenset({
     ".hypothesis", "dist", "build", "target", ".next", ".nuxt", ".svelte-kit", ".cache",
     ".parcel-cache", ".idea", ".gradle", "coverage", "htmlcov", ".terraform",
     ".serverless", "Pods", "DerivedData", ".dart_tool", ".pnpm-store", ".yarn", ".turbo",
+    PROJECT_DIR_NAME,  # Quorum's own overflow files: never fed back to a model
 })
 
 BINARY_SUFFIXES = frozenset({

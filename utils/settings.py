@@ -59,6 +59,8 @@ class Settings(BaseModel):
     http_host: str = Field("127.0.0.1", alias="QUORUM_HTTP_HOST")
     http_port: int = Field(8765, alias="QUORUM_HTTP_PORT")
     http_token: str = Field("", alias="QUORUM_HTTP_TOKEN")
+    http_tokens_file: Path | None = Field(None, alias="QUORUM_HTTP_TOKENS_FILE")
+    http_share_local_threads: bool = Field(False, alias="QUORUM_HTTP_SHARE_LOCAL_THREADS")
 
     # Provider keys, base URLs and allow-lists are read by the provider registry from this snapshot,
     # so adding a vendor never means adding a field here.
@@ -69,7 +71,7 @@ class Settings(BaseModel):
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("max_cost_per_thread_usd", "sqlite_path", "log_file", mode="before")
+    @field_validator("max_cost_per_thread_usd", "sqlite_path", "log_file", "http_tokens_file", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

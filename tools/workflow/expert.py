@@ -9,6 +9,10 @@ from typing import Any
 from tools.workflow.spec import ExpertInput, Run, WorkflowSpec
 from tools.workflow.state import render_investigation
 
+# Deeper than any real analysis; past it an answer is kept as text, so nothing downstream (JSON encoders,
+# the thread store, clients) meets a structure that exhausts its recursion limit.
+MAX_JSON_DEPTH = 64
+
 _FENCE = re.compile(r"^```[a-zA-Z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 # Said to every expert, whatever the tool: the agent's work is evidence, not truth.
@@ -39,11 +43,23 @@ def parse_answer(text: str) -> Any:
             continue
         try:
             parsed = json.loads(attempt)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder can follow
             continue
-        if isinstance(parsed, dict | list):
+        if isinstance(parsed, dict | list) and _depth(parsed) <= MAX_JSON_DEPTH:
             return parsed
     return text
+
+
+def _depth(value: Any) -> int:
+    """How deeply containers nest in a parsed JSON value (iterative: the value may be very deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _outermost_object(text: str) -> str | None:

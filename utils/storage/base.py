@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from utils.conversation import Thread, Turn, turns_tokens
+from utils.conversation import LOCAL_OWNER, Thread, Turn, turns_tokens
 from utils.storage.records import excerpt, first_user_content, prompt_seed
+
+
+# Whose threads a call may see when it names no one: the local user's only (never everyone's).
+LOCAL_VIEW: tuple[str, ...] = (LOCAL_OWNER,)
 
 
 class StoreError(Exception):
@@ -75,8 +80,8 @@ class ThreadStore(Protocol):
         """Store a new thread (it may already carry turns)."""
         ...
 
-    async def get(self, thread_id: str) -> Thread:
-        """Load a live thread; raise ThreadNotFoundError when unknown or expired."""
+    async def get(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> Thread:
+        """Load a live thread of one of `owners`; raise ThreadNotFoundError when unknown, expired or not theirs."""
         ...
 
     async def append(
@@ -86,6 +91,7 @@ class ThreadStore(Protocol):
         *,
         max_turns: int,
         state: dict[str, Any] | None = None,
+        owners: Sequence[str] = LOCAL_VIEW,
     ) -> Thread:
         """Atomically add turns (and merge `state` keys); raise ThreadFullError past `max_turns`.
 
@@ -94,12 +100,12 @@ class ThreadStore(Protocol):
         """
         ...
 
-    async def list(self, limit: int = 20, offset: int = 0) -> list[ThreadSummary]:
-        """Live threads, most recently updated first."""
+    async def list(self, limit: int = 20, offset: int = 0, *, owners: Sequence[str] = LOCAL_VIEW) -> list[ThreadSummary]:
+        """Live threads of `owners`, most recently updated first."""
         ...
 
-    async def delete(self, thread_id: str) -> bool:
-        """Remove a thread; False when it did not exist."""
+    async def delete(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> bool:
+        """Remove a thread of one of `owners`; False when there is no such thread."""
         ...
 
     async def expire(self) -> int:

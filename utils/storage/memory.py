@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from utils.conversation import Thread, Turn, utcnow
-from utils.storage.base import ThreadFullError, ThreadNotFoundError, ThreadSummary, summarise
+from utils.storage.base import LOCAL_VIEW, ThreadFullError, ThreadNotFoundError, ThreadSummary, summarise
 
 
 class MemoryThreadStore:
@@ -24,17 +25,18 @@ class MemoryThreadStore:
             self._threads[thread.thread_id] = thread
         return thread
 
-    async def get(self, thread_id: str) -> Thread:
+    async def get(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> Thread:
         thread = self._threads.get(thread_id)
-        if thread is None or not self._live(thread):
+        if thread is None or not self._live(thread) or thread.owner not in owners:
             raise ThreadNotFoundError(thread_id)
         return thread
 
     async def append(
-        self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None
+        self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None,
+        owners: Sequence[str] = LOCAL_VIEW,
     ) -> Thread:
         async with self._lock:
-            thread = await self.get(thread_id)
+            thread = await self.get(thread_id, owners=owners)
             if len(thread.turns) + len(turns) > max_turns:
                 raise ThreadFullError(thread_id, max_turns)
             merged = {**thread.state, **(state or {})}
@@ -42,13 +44,18 @@ class MemoryThreadStore:
             self._threads[thread_id] = updated
             return updated
 
-    async def list(self, limit: int = 20, offset: int = 0) -> list[ThreadSummary]:
-        live = sorted((t for t in self._threads.values() if self._live(t)), key=lambda t: t.updated_at, reverse=True)
+    async def list(self, limit: int = 20, offset: int = 0, *, owners: Sequence[str] = LOCAL_VIEW) -> list[ThreadSummary]:
+        mine = (t for t in self._threads.values() if self._live(t) and t.owner in owners)
+        live = sorted(mine, key=lambda t: t.updated_at, reverse=True)
         return [summarise(t) for t in live[offset : offset + limit]]
 
-    async def delete(self, thread_id: str) -> bool:
+    async def delete(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> bool:
         async with self._lock:
-            return self._threads.pop(thread_id, None) is not None
+            thread = self._threads.get(thread_id)
+            if thread is None or thread.owner not in owners:
+                return False
+            del self._threads[thread_id]
+            return True
 
     async def expire(self) -> int:
         async with self._lock:

@@ -9,6 +9,8 @@ from typing import Any
 from utils.conversation import Turn, utcnow
 
 EXCERPT_CHARS = 160
+# Backends take row offsets as 64-bit integers; past this no store holds that many threads anyway.
+MAX_OFFSET = 2**62
 # Raw text kept of a prompt (and of each initial-request field); the excerpt shown is cut from it at read time.
 PROMPT_STORE_CHARS = 2_000
 
@@ -37,6 +39,11 @@ def cutoff_for(ttl: timedelta) -> datetime:
         return utcnow() - ttl
     except OverflowError:
         return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def bounded(offset: int) -> int:
+    """A list offset every backend accepts (a huge one simply lists nothing)."""
+    return min(max(0, offset), MAX_OFFSET)
 
 
 def excerpt(text: str | None) -> str:

@@ -9,7 +9,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 from pydantic_core import to_json
 
 from utils.conversation import Thread, Turn, merge_models, turns_cost, turns_tokens, utcnow
-from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
 from utils.storage.records import (
+    bounded,
     cutoff_for,
     excerpt,
     first_user_content,
@@ -82,6 +83,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             SELECT sum(coalesce(json_extract(turn, '$.metadata.tokens.input'), 0)
                        + coalesce(json_extract(turn, '$.metadata.tokens.output'), 0))
             FROM turns WHERE thread_id = threads.id), 0)""",
+    ),
+    (
+        # The principal each thread belongs to; threads stored before owners existed are the local user's.
+        "ALTER TABLE threads ADD COLUMN owner TEXT NOT NULL DEFAULT 'local'",
+        "CREATE INDEX threads_by_owner ON threads (owner, updated_at)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -159,7 +165,13 @@ def _prepare_file(path: Path) -> None:
 
 # --- the store ------------------------------------------------------------------------------------
 
-_HEADER = "parent_id, tool_name, created_at, updated_at, initial_request, state"
+_HEADER = "parent_id, tool_name, created_at, updated_at, initial_request, state, owner"
+
+
+def _among(owners: Sequence[str]) -> tuple[str, list[str]]:
+    """An `owner IN (...)` condition and its parameters (no owners: nothing matches)."""
+    names = list(dict.fromkeys(owners))
+    return (f"owner IN ({', '.join('?' * len(names))})" if names else "0"), names
 _SUMMARY = "id, tool_name, created_at, updated_at, turn_count, first_prompt, models, total_cost_usd, total_tokens"
 
 
@@ -215,10 +227,11 @@ class SqliteThreadStore:
 
     # -- reads --
 
-    def _load(self, conn: sqlite3.Connection, thread_id: str) -> Thread:
+    def _load(self, conn: sqlite3.Connection, thread_id: str, owners: Sequence[str]) -> Thread:
+        mine, names = _among(owners)
         row = conn.execute(
-            f"SELECT {_HEADER} FROM threads WHERE id = ? AND updated_at > ?",
-            (thread_id, utc_text(cutoff_for(self.ttl))),
+            f"SELECT {_HEADER} FROM threads WHERE id = ? AND updated_at > ? AND {mine}",
+            (thread_id, utc_text(cutoff_for(self.ttl)), *names),
         ).fetchone()
         if row is None:
             raise ThreadNotFoundError(thread_id)
@@ -231,13 +244,14 @@ class SqliteThreadStore:
             updated_at=parse_utc(row[3]),
             initial_request=json.loads(row[4]),
             state=json.loads(row[5]),
+            owner=row[6],
             turns=tuple(Turn.model_validate_json(text) for (text,) in rows),
         )
 
-    async def get(self, thread_id: str) -> Thread:
+    async def get(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> Thread:
         def work(conn: sqlite3.Connection) -> Thread:
             with _transaction(conn, write=False):  # one snapshot for header and turns
-                return self._load(conn, thread_id)
+                return self._load(conn, thread_id, owners)
 
         return await self._run(work)
 
@@ -259,6 +273,7 @@ class SqliteThreadStore:
             json.dumps(merge_models((), thread.turns)),
             turns_cost(thread.turns),
             turns_tokens(thread.turns),
+            thread.owner,
         )
         turn_rows = [(thread.thread_id, seq, t.model_dump_json()) for seq, t in enumerate(thread.turns)]
 
@@ -269,8 +284,8 @@ class SqliteThreadStore:
                 conn.execute("DELETE FROM threads WHERE id = ?", (thread.thread_id,))
                 conn.execute(
                     "INSERT INTO threads (id, parent_id, tool_name, created_at, updated_at, initial_request,"
-                    " state, turn_count, first_prompt, models, total_cost_usd, total_tokens)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " state, turn_count, first_prompt, models, total_cost_usd, total_tokens, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     header,
                 )
                 conn.executemany("INSERT INTO turns (thread_id, seq, turn) VALUES (?, ?, ?)", turn_rows)
@@ -279,8 +294,10 @@ class SqliteThreadStore:
         return thread
 
     async def append(
-        self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None
+        self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None,
+        owners: Sequence[str] = LOCAL_VIEW,
     ) -> Thread:
+        mine, names = _among(owners)
         bodies = [t.model_dump_json() for t in turns]
         patch = {key: json.loads(to_json(value)) for key, value in (state or {}).items()}
         added_cost = turns_cost(turns)
@@ -290,8 +307,8 @@ class SqliteThreadStore:
         def work(conn: sqlite3.Connection) -> Thread:
             with _transaction(conn, write=True):
                 row = conn.execute(
-                    "SELECT turn_count, state, first_prompt, models FROM threads WHERE id = ? AND updated_at > ?",
-                    (thread_id, utc_text(cutoff_for(self.ttl))),
+                    f"SELECT turn_count, state, first_prompt, models FROM threads WHERE id = ? AND updated_at > ? AND {mine}",
+                    (thread_id, utc_text(cutoff_for(self.ttl)), *names),
                 ).fetchone()
                 if row is None:
                     raise ThreadNotFoundError(thread_id)
@@ -316,15 +333,19 @@ class SqliteThreadStore:
                         thread_id,
                     ),
                 )
-                return self._load(conn, thread_id)
+                return self._load(conn, thread_id, owners)
 
         return await self._run(work)
 
-    async def delete(self, thread_id: str) -> bool:
+    async def delete(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> bool:
+        mine, names = _among(owners)
+
         def work(conn: sqlite3.Connection) -> bool:
             with _transaction(conn, write=True):
+                if conn.execute(f"DELETE FROM threads WHERE id = ? AND {mine}", (thread_id, *names)).rowcount == 0:
+                    return False
                 conn.execute("DELETE FROM turns WHERE thread_id = ?", (thread_id,))
-                return conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount > 0
+                return True
 
         return await self._run(work)
 
@@ -339,12 +360,14 @@ class SqliteThreadStore:
 
         return await self._run(work)
 
-    async def list(self, limit: int = 20, offset: int = 0) -> list[ThreadSummary]:
+    async def list(self, limit: int = 20, offset: int = 0, *, owners: Sequence[str] = LOCAL_VIEW) -> list[ThreadSummary]:
+        mine, names = _among(owners)
+
         def work(conn: sqlite3.Connection) -> list[ThreadSummary]:
             rows = conn.execute(
-                f"SELECT {_SUMMARY} FROM threads WHERE updated_at > ? "
+                f"SELECT {_SUMMARY} FROM threads WHERE updated_at > ? AND {mine} "
                 "ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
-                (utc_text(cutoff_for(self.ttl)), max(0, limit), max(0, offset)),
+                (utc_text(cutoff_for(self.ttl)), *names, bounded(limit), bounded(offset)),
             ).fetchall()
             return [
                 ThreadSummary(
