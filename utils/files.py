@@ -128,7 +128,7 @@ def read_file(path: Path, *, max_bytes: int) -> FileContent:
     text, redactions = redact_secrets(raw.decode("utf-8", errors="replace"))
     return FileContent(
         path=str(path), text=text, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
-        redactions=redactions,
+        redactions=sum(redactions.values()),
     )
 
 

@@ -1,10 +1,22 @@
-"""Secret redaction: recognisable keys, tokens and secret assignments replaced by `[REDACTED:<kind>]`."""
+"""Secret redaction: recognisable keys, tokens and secret assignments replaced by `[REDACTED:<kind>]`.
+
+One pass serves everything that leaves the machine or is stored: files, diffs, tool arguments, CLI output,
+stored turns, provider errors. Redacted text never matches again, so redacting twice changes nothing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+Counts = dict[str, int]
 
 _SECRET_KEY_WORDS = (
     r"password|passwd|secret|secret[_-]?key|api[_-]?key|apikey|access[_-]?token|auth[_-]?token"
@@ -12,6 +24,7 @@ _SECRET_KEY_WORDS = (
 )
 _IDENTIFIER_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+_KEY_CHAR_BEFORE = re.compile(r"[\w-]")  # a key glued to a word is part of something else
 
 
 def _plain_value_is_secret(value: str) -> bool:
@@ -28,43 +41,82 @@ def _quoted_value_is_secret(value: str) -> bool:
     return not _ENV_NAME_RE.fullmatch(value)
 
 
+def _url_password_is_secret(value: str) -> bool:
+    # `${DB_PASS}` and `$PASS` are references filled in elsewhere; `***` and `<password>` are placeholders.
+    return not value.startswith(("$", "<", "{", "%", "*")) and value.lower() not in ("password", "pass", "pw")
+
+
 @dataclass(frozen=True)
 class _Rule:
     kind: str
     pattern: re.Pattern[str]
-    hints: tuple[str, ...]  # the rule can only match if one of these occurs; most files skip it
+    hints: tuple[str, ...]  # the rule can only match if one of these occurs; most texts skip it
     group: int = 0  # which group holds the secret; the rest of the match is kept
     accept: Callable[[str], bool] | None = None  # judged on the original (unfolded) value
     fold: bool = False  # match against an ASCII-lower-cased copy (far faster than re.IGNORECASE)
+    # The character before the match may not be a word character or '-'. Checked in code rather than
+    # with a leading look-behind, which would stop `re` from jumping straight to the literal prefix.
+    standalone: bool = False
 
 
-_ENV_WORDS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "ACCESS_KEY", "PRIVATE_KEY")
+_ENV_NAME_ENDS = (
+    r"PASSWORD|PASSWD|_PASS|_PWD|SECRET|SECRET_KEY|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS"
+    r"|[A-Z0-9]_KEY|_AUTH"
+)
+_ENV_HINTS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY", "CREDENTIALS", "AUTH")
 _KEY_HINTS = ("password", "passwd", "secret", "key", "token")
+_NL = r"(?:\r?\n|\\n)"  # a real newline, or an escaped one inside a JSON string
+# A body line of a PEM block (optionally with a diff prefix), its headers, or a blank line before more body.
+_PEM_LINE = _NL + r"[+ -]?(?:[A-Za-z0-9+/=]{16,}|(?:Proc-Type|DEK-Info|Comment):[^\n\\]*|(?=" + _NL + r"[A-Za-z0-9+/]{16}))"
 
 _RULES: tuple[_Rule, ...] = (
+    # With its END line, everything up to it; without (a truncated paste), the base64 lines that follow.
     _Rule("private_key", re.compile(
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s:,.\\-]*?"
-        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"), ("PRIVATE KEY",)),
-    _Rule("anthropic_key", re.compile(r"(?<![\w-])sk-ant-[A-Za-z0-9_-]{20,}"), ("sk-ant-",)),
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?"
+        r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|(?:" + _PEM_LINE + r")*)"), ("PRIVATE KEY",)),
+    _Rule("anthropic_key", re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}"), ("sk-ant-",), standalone=True),
     _Rule("openai_key", re.compile(
-        r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"), ("sk-",)),
-    _Rule("google_api_key", re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])"), ("AIza",)),
-    _Rule("aws_access_key_id", re.compile(
-        r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"), ("AKIA", "ASIA")),
+        r"sk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"), ("sk-",), standalone=True),
+    _Rule("stripe_key", re.compile(r"(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,}"),
+          ("_live_", "_test_", "whsec_"), standalone=True),
+    _Rule("google_api_key", re.compile(r"AIza[0-9A-Za-z_-]{35}(?![\w-])"), ("AIza",), standalone=True),
+    _Rule("google_oauth", re.compile(r"GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[0-9A-Za-z_-]{20,}"),
+          ("GOCSPX-", "ya29."), standalone=True),
+    _Rule("aws_access_key_id", re.compile(r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![A-Za-z0-9])"),
+          ("AKIA", "ASIA", "ABIA", "ACCA"), standalone=True),
     _Rule("aws_secret_access_key", re.compile(
         r"aws_?secret(?:_access)?_?key\W{0,3}[:=]\s*[\"']?([a-z0-9/+=]{40})(?![a-z0-9/+=])"),
         ("secret",), 1, fold=True),
     _Rule("github_token", re.compile(
-        r"(?<![\w-])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
-    _Rule("slack_token", re.compile(r"(?<![\w-])xox[bpas]-[A-Za-z0-9-]{10,}"), ("xox",)),
-    _Rule("jwt", re.compile(
-        r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), ("eyJ",)),
+        r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}"),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), standalone=True),
+    _Rule("gitlab_token", re.compile(r"gl(?:pat|dt|rt|ptt|cbt|soat|oas|ft|imt)-[A-Za-z0-9_-]{20,}"),
+          ("gl",), standalone=True),
+    _Rule("slack_webhook", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{20,}"),
+          ("hooks.slack.com",)),
+    _Rule("slack_token", re.compile(r"xox[abposer]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{20,}"),
+          ("xox", "xapp-"), standalone=True),
+    _Rule("huggingface_token", re.compile(r"(?:hf|api_org)_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])"),
+          ("hf_", "api_org_"), standalone=True),
+    _Rule("sendgrid_key", re.compile(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"), ("SG.",), standalone=True),
+    _Rule("mailgun_key", re.compile(r"key-[0-9a-z]{32}(?![A-Za-z0-9])"), ("key-",), standalone=True),
+    # Account and API-key SIDs: upper-case prefix, lower-case hex, unlike content hashes (all one case).
+    _Rule("twilio_key", re.compile(r"(?:AC|SK)[0-9a-f]{32}(?![A-Za-z0-9])"), ("AC", "SK"), standalone=True),
+    _Rule("azure_key", re.compile(
+        r"(?:accountkey|sharedaccesskey|sharedaccesssignature)\s*=\s*([a-z0-9+/%]{20,}={0,2})"),
+        ("accountkey", "sharedaccess"), 1, fold=True),
+    _Rule("jwt", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), ("eyJ",),
+          standalone=True),
+    _Rule("basic_auth", re.compile(r"authorization[\"']?\s*[:=]\s*[\"']?basic\s+([a-z0-9+/]{8,}={0,2})"),
+          ("basic",), 1, fold=True),
     _Rule("bearer_token", re.compile(r"\bbearer\s+([a-z0-9._~+/-]{20,}=*)"), ("bearer",), 1, fold=True),
-    # KEY=value lines of .env files and shells: upper-case name ending in a secret word.
+    # scheme://user:password@host (database URLs, git remotes with a token).
+    _Rule("url_password", re.compile(r"[a-z][a-z0-9+.-]*://[^\s:/@'\"<>]+:([^\s:/@'\"<>]{3,})@"),
+          ("://",), 1, _url_password_is_secret),
+    # KEY=value lines of .env files and shells (also as a diff's +/-/space line), trailing comment allowed.
     _Rule("secret", re.compile(
-        rf"(?m)^[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:{'|'.join(_ENV_WORDS)})[ \t]*=[ \t]*"
-        r"([\"']?)(?!\[REDACTED)([^\s\"'#$]{8,})\1[ \t]*$"), _ENV_WORDS, 2),
+        rf"(?m)^[+ -]?[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:{_ENV_NAME_ENDS})[ \t]*=[ \t]*"
+        r"([\"']?)(?!\[REDACTED)([^\s\"'#$]{6,})\1[ \t]*(?:#.*)?$"), _ENV_HINTS, 2),
     # name = "literal" in code, JSON, YAML, TOML.
     _Rule("secret", re.compile(
         rf"(?:{_SECRET_KEY_WORDS})\b[\"']?\s*[:=]\s*(?:[bru]{{1,2}})?([\"'])(?!\[redacted)([^\"'\s]{{8,}})\1"),
@@ -78,23 +130,86 @@ _RULES: tuple[_Rule, ...] = (
 # Only ASCII letters change, so the folded copy keeps every index of the original.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
+# What this request has redacted so far, by kind. Redaction happens in many layers (file reader, git diff,
+# tool arguments, CLI output, provider errors); a context variable follows the request into threads and
+# tasks without threading a counter through every one of them.
+_TALLY: ContextVar[Counter[str] | None] = ContextVar("quorum_redactions", default=None)
 
-def redact_secrets(text: str) -> tuple[str, int]:
-    """Replace recognisable secrets with `[REDACTED:<kind>]`; return the text and how many."""
-    count = 0
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, kind) of every secret; earlier (more specific) rules win overlaps."""
+    folded: str | None = None
+    taken: list[tuple[int, int, str]] = []
     for rule in _RULES:
-        haystack = text.translate(_ASCII_LOWER) if rule.fold else text
+        if rule.fold:
+            folded = text.translate(_ASCII_LOWER) if folded is None else folded
+            haystack = folded
+        else:
+            haystack = text
         if not any(hint in haystack for hint in rule.hints):
             continue
-        pieces: list[str] = []
-        last = 0
         for match in rule.pattern.finditer(haystack):
             start, end = match.span(rule.group)
+            if rule.standalone and start and _KEY_CHAR_BEFORE.match(text, start - 1):
+                continue
             if rule.accept is not None and not rule.accept(text[start:end]):
                 continue
-            pieces += [text[last:start], f"[REDACTED:{rule.kind}]"]
-            last = end
-            count += 1
-        if pieces:
-            text = "".join(pieces) + text[last:]
-    return text, count
+            if any(s < end and start < e for s, e, _ in taken):
+                continue
+            taken.append((start, end, rule.kind))
+    return sorted(taken)
+
+
+def redact_secrets(text: str) -> tuple[str, Counts]:
+    """Replace recognisable secrets with `[REDACTED:<kind>]`; return the text and the count per kind."""
+    spans = _spans(text)
+    if not spans:
+        return text, {}
+    pieces: list[str] = []
+    last = 0
+    counts: Counter[str] = Counter()
+    for start, end, kind in spans:
+        pieces += [text[last:start], f"[REDACTED:{kind}]"]
+        last = end
+        counts[kind] += 1
+    tally = _TALLY.get()
+    if tally is not None:
+        tally.update(counts)
+    return "".join(pieces) + text[last:], dict(counts)
+
+
+def redact_text(text: str) -> str:
+    """`text` with its secrets replaced (counted for the current request, if one is counting)."""
+    return redact_secrets(text)[0]
+
+
+def redact_tree(value: Any, skip: frozenset[str] = frozenset()) -> Any:
+    """Strings inside lists, tuples, dicts and pydantic models redacted; keys/fields named in `skip` kept."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, BaseModel):
+        changes = {}
+        for name in type(value).model_fields:
+            if name in skip:
+                continue
+            old = getattr(value, name)
+            new = redact_tree(old, skip)
+            if new is not old and new != old:
+                changes[name] = new
+        return value.model_copy(update=changes) if changes else value
+    if isinstance(value, dict):
+        return {k: (v if k in skip else redact_tree(v, skip)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_tree(v, skip) for v in value)
+    return value
+
+
+@contextlib.contextmanager
+def counting_redactions() -> Iterator[Counter[str]]:
+    """Count, by kind, every redaction made while the block runs (in this task and what it starts)."""
+    tally: Counter[str] = Counter()
+    token = _TALLY.set(tally)
+    try:
+        yield tally
+    finally:
+        _TALLY.reset(token)

@@ -20,11 +20,20 @@ SYSTEM_DIRS: tuple[PurePosixPath, ...] = tuple(
 _SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure"})
 _SECRET_PAIRS = frozenset({(".config", "gcloud"), (".kube", "config"), (".docker", "config.json")})
 _SECRET_NAMES = frozenset({
-    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials.json",
-    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
+    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials.json", ".envrc",
+    "kubeconfig", "deploy_key",
+    # An AWS-style shared credentials file, wherever it lies (the name has no extension).
+    "credentials",
 })
-_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
+_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".env", ".kubeconfig", "_key")
 _ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template"})
+# env.<ext> holds settings when <ext> is a data or shell format; env.py, env.ts, env.rs ... are code.
+_ENV_DATA_EXTENSIONS = frozenset({
+    "env", "sh", "bash", "zsh", "fish", "txt", "json", "yaml", "yml", "ini", "conf", "cfg", "toml", "properties",
+    "list", "local", "prod", "production", "dev", "development", "staging", "test",
+})
+# SSH key files, also as backups (id_rsa.bak, id_ed25519.old, id_ecdsa~); the .pub halves are public.
+_SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_xmss")
 
 
 class PathRefusedError(ValueError):
@@ -43,11 +52,16 @@ def is_secret_path(path: PurePosixPath | Path) -> bool:
     if any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:])):
         return True
     name = parts[-1] if parts else ""
-    if name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES):
+    if name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES) or name.startswith("kubeconfig"):
         return True
     if name.startswith("service-account") and name.endswith(".json"):
         return True
-    return (name == ".env" or name.startswith(".env.")) and name not in _ENV_TEMPLATES
+    if name.startswith(_SSH_KEY_PREFIXES) and not name.endswith(".pub"):
+        return True
+    stem, dot, extension = name.partition(".")
+    if stem == "env" and dot and extension in _ENV_DATA_EXTENSIONS:
+        return True
+    return (name == ".env" or name.startswith((".env.", ".env-", ".env_"))) and name not in _ENV_TEMPLATES
 
 
 def system_dir_of(path: Path) -> PurePosixPath | None:
