@@ -12,9 +12,11 @@ from pydantic import BaseModel, ValidationError
 from providers.registry import ModelResolutionError, Route
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import ProgressFn, RequestContext, Services, no_progress
+from tools.fields import NAMING_FIELDS
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.files import FileTooLargeError, read_file
+from utils.redaction import counting_redactions, redact_text, redact_tree
 from utils.security import FileMissingError, PathPolicy, PathRefusedError
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 
@@ -74,12 +76,22 @@ class Dispatcher:
         return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
 
     async def _call(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
+        with counting_redactions() as redactions:
+            envelope = await self._pipeline(name, arguments, progress, spill)
+        if redactions:
+            envelope.metadata["redactions"] = dict(sorted(redactions.items()))
+        return envelope
+
+    async def _pipeline(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
         tool = self.services.tools.get(name)
         if tool is None:
             raise ToolError(
                 "unknown_tool",
                 f"Unknown tool '{name}'. Available tools: {', '.join(sorted(self.services.tools))}.",
             )
+        # Every free-text argument, once, before anything reads it: what reaches a model, the store
+        # (initial_request included) or even a validation error message is redacted.
+        arguments = redact_tree(arguments, NAMING_FIELDS)
         try:
             request = tool.request_model.model_validate(arguments)
         except ValidationError as exc:
@@ -193,14 +205,17 @@ class Dispatcher:
     ) -> Thread | None:
         if not tool.conversational or (not output.turns and output.state is None):
             return ctx.thread
+        # Nothing is stored unredacted: model answers, CLI output and workflow state included.
+        turns = [t.model_copy(update={"content": redact_text(t.content)}) for t in output.turns]
+        state = redact_tree(output.state, NAMING_FIELDS)
         store = self.services.store
         limit = self.services.settings.max_conversation_turns
         try:
             if ctx.thread is not None:
-                return await store.append(ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state)
+                return await store.append(ctx.thread.thread_id, turns, max_turns=limit, state=state)
             initial = {k: (v[:2_000] if isinstance(v, str) else v) for k, v in arguments.items()}
             return await store.create(
-                Thread(tool_name=tool.name, initial_request=initial, turns=output.turns, state=output.state or {})
+                Thread(tool_name=tool.name, initial_request=initial, turns=tuple(turns), state=state or {})
             )
         except (ThreadFullError, ThreadNotFoundError) as exc:
             # The answer is returned inside the error so the work done is not lost.
