@@ -150,3 +150,28 @@ def test_files_named_like_credential_stores_are_secret(name: str) -> None:
 @pytest.mark.parametrize("name", NOT_SECRET_NAMES)
 def test_ordinary_source_files_are_not_secret(name: str) -> None:
     assert not is_secret_path(PurePosixPath("/home/me/project") / name)
+
+
+def test_directory_expansion_skips_every_secret_bearing_name(tmp_path) -> None:
+    from utils.files import expand_paths
+    from utils.security import PathPolicy
+
+    project = tmp_path / "project"
+    project.mkdir()
+    kept = ["app.py", "env.py", "id_utils.py", "README.md"]
+    for name in [*kept, ".envrc", "prod.env", ".env-staging", "env.sh", "deploy_key", "id_rsa.bak", "kubeconfig",
+                 "credentials"]:
+        (project / name).write_text("[default]\naws_access_key_id = x\n" if name == "credentials" else "x = 1\n")
+    found = expand_paths([str(project)], PathPolicy(allowed_roots=(project,)))
+    assert sorted(p.name for p in found) == sorted(kept)
+
+
+def test_a_source_package_named_credentials_is_still_read(tmp_path) -> None:
+    from utils.files import expand_paths
+    from utils.security import PathPolicy
+
+    package = tmp_path / "app" / "credentials"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("x = 1\n")
+    found = expand_paths([str(tmp_path / "app")], PathPolicy(allowed_roots=(tmp_path,)))
+    assert [p.name for p in found] == ["__init__.py"]

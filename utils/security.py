@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path, PurePosixPath
@@ -22,8 +23,6 @@ _SECRET_PAIRS = frozenset({(".config", "gcloud"), (".kube", "config"), (".docker
 _SECRET_NAMES = frozenset({
     ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials.json", ".envrc",
     "kubeconfig", "deploy_key",
-    # An AWS-style shared credentials file, wherever it lies (the name has no extension).
-    "credentials",
 })
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".env", ".kubeconfig", "_key")
 _ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template"})
@@ -57,6 +56,10 @@ def is_secret_path(path: PurePosixPath | Path) -> bool:
     if name.startswith("service-account") and name.endswith(".json"):
         return True
     if name.startswith(_SSH_KEY_PREFIXES) and not name.endswith(".pub"):
+        return True
+    # An AWS-style shared credentials file wherever it lies (its name has no extension); a source package
+    # of that name is a directory and stays readable.
+    if name == "credentials" and not os.path.isdir(path):
         return True
     stem, dot, extension = name.partition(".")
     if stem == "env" and dot and extension in _ENV_DATA_EXTENSIONS:
