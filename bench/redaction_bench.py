@@ -7,7 +7,8 @@ The corpus is the Python standard library's own source (present wherever Python 
 until the size is reached, with one planted secret line about every 8 KB (the formats below, in turn).
 Quorum redacts each file as one text, as the file reader does; detect-secrets scans the same files with
 `scan_file` and its default plugins and filters. Both report MB/s and ms per MB of CPU time (steadier than
-wall time on a shared machine), and how many planted secrets they caught. detect-secrets is optional: `pip install detect-secrets==1.5.0` to compare.
+wall time on a shared machine), and how many planted secrets they caught. detect-secrets is optional (the
+`bench` extra installs it).
 """
 
 from __future__ import annotations

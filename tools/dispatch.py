@@ -82,7 +82,9 @@ class Dispatcher:
             envelope.metadata["redactions"] = dict(sorted(redactions.items()))
         return envelope
 
-    async def _pipeline(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
+    async def _pipeline(
+        self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]
+    ) -> Envelope:
         tool = self.services.tools.get(name)
         if tool is None:
             raise ToolError(

@@ -68,12 +68,13 @@ def _standalone(text: str, start: int) -> bool:
 def _env_assignment(text: str, start: int) -> bool:
     """The match starts inside NAME=..., NAME is a secret's name, and only `export` or a diff prefix precede it."""
     name_start = start
-    while name_start and (text[name_start - 1].isupper() or text[name_start - 1].isdigit() or text[name_start - 1] == "_"):
+    while name_start and text[name_start - 1] in _ENV_NAME_ALPHABET:
         name_start -= 1
     line_start = text.rfind("\n", 0, name_start) + 1
-    end = start + 24  # past the longest name ending; fullmatch below decides where the name stops
-    name = _ENV_NAME_CHARS.match(text, name_start, end)
-    return bool(name and _ENV_NAME_OK.fullmatch(name.group()) and _ENV_LINE_PREFIX.fullmatch(text, line_start, name_start))
+    name = _ENV_NAME_CHARS.match(text, name_start)
+    return bool(
+        name and _ENV_NAME_OK.fullmatch(name.group()) and _ENV_LINE_PREFIX.fullmatch(text, line_start, name_start)
+    )
 
 
 _ENV_NAME_ENDS = (
@@ -81,13 +82,16 @@ _ENV_NAME_ENDS = (
     r"|[A-Z0-9]_KEY|_AUTH"
 )
 _ENV_HINTS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY", "CREDENTIALS", "AUTH")
+_ENV_NAME_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _ENV_NAME_CHARS = re.compile(r"[A-Z0-9_]+")
 _ENV_NAME_OK = re.compile(rf"[A-Z0-9_]*(?:{_ENV_NAME_ENDS})")
 _ENV_LINE_PREFIX = re.compile(r"[+ -]?[ \t]*(?:export[ \t]+)?")
 _KEY_HINTS = ("password", "passwd", "secret", "key", "token")
 _NL = r"(?:\r?\n|\\n)"  # a real newline, or an escaped one inside a JSON string
 # A body line of a PEM block (optionally with a diff prefix), its headers, or a blank line before more body.
-_PEM_LINE = _NL + r"[+ -]?(?:[A-Za-z0-9+/=]{16,}|(?:Proc-Type|DEK-Info|Comment):[^\n\\]*|(?=" + _NL + r"[A-Za-z0-9+/]{16}))"
+_PEM_LINE = (
+    _NL + r"[+ -]?(?:[A-Za-z0-9+/=]{16,}|(?:Proc-Type|DEK-Info|Comment):[^\n\\]*|(?=" + _NL + r"[A-Za-z0-9+/]{16}))"
+)
 
 _RULES: tuple[_Rule, ...] = (
     # With its END line, everything up to it; without (a truncated paste), the base64 lines that follow.
@@ -113,8 +117,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("github_token", re.compile(r"github_pat_[A-Za-z0-9_]{22,}"), ("github_pat_",), before=_standalone),
     _Rule("gitlab_token", re.compile(r"gl(?:pat|dt|rt|ptt|cbt|soat|oas|ft|imt)-[A-Za-z0-9_-]{20,}"),
           ("gl",), before=_standalone),
-    _Rule("slack_webhook", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{20,}"),
-          ("hooks.slack.com",)),
+    _Rule("slack_webhook", re.compile(
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{20,}"), ("hooks.slack.com",)),
     _Rule("slack_token", re.compile(r"xox[abposer]-[A-Za-z0-9-]{10,}"), ("xox",), before=_standalone),
     _Rule("slack_token", re.compile(r"xapp-\d-[A-Za-z0-9-]{20,}"), ("xapp-",), before=_standalone),
     _Rule("huggingface_token", re.compile(r"hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])"), ("hf_",), before=_standalone),
