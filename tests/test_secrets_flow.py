@@ -138,3 +138,8 @@ async def test_clink_returns_and_stores_the_cli_output_redacted(harness_factory,
     assert reply["metadata"]["redactions"] == {"openai_key": 1}
     thread = await h.services.store.get(reply["continuation_offer"]["continuation_id"])
     assert leaked(thread.model_dump_json()) == []
+
+
+async def test_an_error_reply_still_counts_what_was_redacted(harness) -> None:
+    body = await harness.fail("chat", prompt=f"key {OPENAI_KEY}", model="no-such-model")
+    assert body["metadata"]["redactions"] == {"openai_key": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,10 @@ class Dispatcher:
         # Overflow goes to the call's working directory once it is known, else under QUORUM_HOME.
         spill: list[Path] = [self.services.settings.output_dir]
         is_error = True
+        replaced: Counter[str] = Counter()
         try:
-            envelope = await self._call(name, arguments or {}, progress, spill)
+            with counting_redactions(replaced):
+                envelope = await self._call(name, arguments or {}, progress, spill)
             is_error = False
         except ToolError as exc:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
@@ -73,18 +76,11 @@ class Dispatcher:
                 "Retry the call; if it fails again, check the server log (LOG_LEVEL=DEBUG) and report it.",
                 name,
             )
+        if replaced:  # how many secrets this call kept from the model and the store, by kind; never the values
+            envelope.metadata["redactions"] = dict(sorted(replaced.items()))
         return serialise(envelope, self.services.settings.max_mcp_output_tokens, spill[-1]), is_error
 
     async def _call(self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]) -> Envelope:
-        with counting_redactions() as redactions:
-            envelope = await self._pipeline(name, arguments, progress, spill)
-        if redactions:
-            envelope.metadata["redactions"] = dict(sorted(redactions.items()))
-        return envelope
-
-    async def _pipeline(
-        self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path]
-    ) -> Envelope:
         tool = self.services.tools.get(name)
         if tool is None:
             raise ToolError(

@@ -235,9 +235,9 @@ def redact_tree(value: Any, skip: frozenset[str] = frozenset()) -> Any:
 
 
 @contextlib.contextmanager
-def counting_redactions() -> Iterator[Counter[str]]:
-    """Count, by kind, every redaction made while the block runs (in this task and what it starts)."""
-    tally: Counter[str] = Counter()
+def counting_redactions(tally: Counter[str] | None = None) -> Iterator[Counter[str]]:
+    """Count into `tally`, by kind, every redaction made while the block runs (in this task and what it starts)."""
+    tally = Counter() if tally is None else tally
     token = _TALLY.set(tally)
     try:
         yield tally
