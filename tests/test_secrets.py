@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from utils.redaction import counting_redactions, redact_secrets, redact_tree
 from utils.security import is_secret_path
@@ -175,3 +177,31 @@ def test_a_source_package_named_credentials_is_still_read(tmp_path) -> None:
     (package / "__init__.py").write_text("x = 1\n")
     found = expand_paths([str(tmp_path / "app")], PathPolicy(allowed_roots=(tmp_path,)))
     assert [p.name for p in found] == ["__init__.py"]
+
+
+def test_a_file_of_many_secrets_is_redacted_in_linear_time() -> None:
+    lines = [f"USER_{n}_PASSWORD=pw{n:06d}secret  # rotated\npassword: v{n:07d}x" for n in range(20_000)]
+    redacted, counts = redact_secrets("\n".join(lines))
+    assert counts == {"secret": 40_000} and "pw000123secret" not in redacted
+
+
+FRAGMENTS = st.sampled_from([
+    OPENAI, GITHUB, SLACK_HOOK, JWT, "DB_PASSWORD=", "password: ", "://u:", "@h", "'", '"', "+", "x = 1",
+    "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", PEM_BODY, "AccountKey=", AZURE_KEY,
+    "Authorization: Basic ", BASIC, "sk_", "live_", "[REDACTED:secret]", "hunter2hunter2", "#",
+])
+
+
+# Fragments meet at a space or a line break, as words of real text do (a key glued to the end of another
+# word is not recognised as a key in the first place).
+@given(st.lists(st.tuples(FRAGMENTS, st.sampled_from([" ", "\n"])), max_size=30).map(
+    lambda parts: "".join(f + sep for f, sep in parts)))
+def test_redacting_is_idempotent_on_any_mix_of_secret_fragments(text: str) -> None:
+    once, _ = redact_secrets(text)
+    assert redact_secrets(once) == (once, {})
+
+
+def test_a_key_that_runs_into_another_secret_is_not_left_in_clear() -> None:
+    redacted, counts = redact_secrets(f"{OPENAI}-----BEGIN PRIVATE KEY-----\n{PEM_BODY}")
+    assert OPENAI not in redacted and "MIIEow" not in redacted
+    assert counts == {"private_key": 1}

@@ -6,6 +6,7 @@ stored turns, provider errors. Redacted text never matches again, so redacting t
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import re
 from collections import Counter
@@ -168,7 +169,7 @@ _TALLY: ContextVar[Counter[str] | None] = ContextVar("quorum_redactions", defaul
 def _spans(text: str) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, kind) of every secret; earlier (more specific) rules win overlaps."""
     folded: str | None = None
-    taken: list[tuple[int, int, str]] = []
+    taken: list[tuple[int, int, str]] = []  # sorted by start; never overlapping, so sorted by end too
     for rule in _RULES:
         if rule.fold:
             folded = text.translate(_ASCII_LOWER) if folded is None else folded
@@ -184,10 +185,20 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
                 continue
             if rule.accept is not None and not rule.accept(text[start:end]):
                 continue
-            if any(s < end and start < e for s, e, _ in taken):
-                continue
-            taken.append((start, end, rule.kind))
-    return sorted(taken)
+            # A bisect, not a scan: a file of thousands of secret lines must not cost quadratic time.
+            low = bisect.bisect_left(taken, (start,))
+            if low and taken[low - 1][1] > start:
+                low -= 1
+            high = low
+            while high < len(taken) and taken[high][0] < end:
+                high += 1
+            if low == high:
+                taken.insert(low, (start, end, rule.kind))
+            elif not (high - low == 1 and taken[low][0] <= start and end <= taken[low][1]):
+                # Sticking out of what an earlier rule took (a key glued to a PEM header): one span covers both,
+                # so no piece of either is left in clear; it keeps the earlier, more specific kind.
+                taken[low:high] = [(min(start, taken[low][0]), max(end, taken[high - 1][1]), taken[low][2])]
+    return taken
 
 
 def redact_secrets(text: str) -> tuple[str, Counts]:
