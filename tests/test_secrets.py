@@ -135,12 +135,14 @@ def test_redactions_in_a_request_are_counted_by_kind_across_texts() -> None:
 
 SECRET_NAMES = [
     ".env", ".env.local", ".envrc", "prod.env", ".env-prod", ".env_staging", "env.sh", "env.json", "env.yaml",
-    "deploy_key", "signing_key", "id_rsa", "id_rsa.bak", "id_ed25519.old", "id_ecdsa~", "kubeconfig",
+    "deploy_key", "signing_key", "id_rsa", "id_rsa.bak", "id_ed25519.old", "id_ecdsa~", "id_rsa.txt", "kubeconfig",
+    "kubeconfig.yaml", "kubeconfig-prod", "cluster.kubeconfig",
     "credentials", ".aws/credentials", "server.pem", "service-account-prod.json", ".git-credentials",
 ]
 NOT_SECRET_NAMES = [
     "env.py", "env.ts", "environment.yaml", ".env.example", "id_utils.py", "identity.py", "keyboard.py",
-    "credentials.py", "monkey_key.py", "README.md", "tokens.rs", "hotkey", "id_rsa.pub",
+    "credentials.py", "monkey_key.py", "README.md", "tokens.rs", "hotkey", "id_rsa.pub", "kubeconfig.go",
+    "kubeconfig_test.go", "id_rsa_test.py",
 ]
 
 

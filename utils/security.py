@@ -31,8 +31,13 @@ _ENV_DATA_EXTENSIONS = frozenset({
     "env", "sh", "bash", "zsh", "fish", "txt", "json", "yaml", "yml", "ini", "conf", "cfg", "toml", "properties",
     "list", "local", "prod", "production", "dev", "development", "staging", "test",
 })
-# SSH key files, also as backups (id_rsa.bak, id_ed25519.old, id_ecdsa~); the .pub halves are public.
-_SSH_KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_xmss")
+# SSH keys and kube configs, also as copies (id_rsa.bak, id_ed25519.old, kubeconfig-prod.yaml); the .pub
+# halves of keys are public, and source files named after them (kubeconfig.go, id_rsa_test.py) are code.
+_KEY_FILE_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_xmss", "kubeconfig")
+_CODE_EXTENSIONS = frozenset({
+    "pub", "py", "pyi", "go", "rs", "ts", "tsx", "js", "jsx", "mjs", "java", "kt", "c", "h", "cc", "cpp", "hpp",
+    "rb", "php", "cs", "swift", "scala", "md", "rst",
+})
 
 
 class PathRefusedError(ValueError):
@@ -51,11 +56,11 @@ def is_secret_path(path: PurePosixPath | Path) -> bool:
     if any(pair in _SECRET_PAIRS for pair in zip(parts, parts[1:])):
         return True
     name = parts[-1] if parts else ""
-    if name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES) or name.startswith("kubeconfig"):
+    if name in _SECRET_NAMES or name.endswith(_SECRET_SUFFIXES):
         return True
     if name.startswith("service-account") and name.endswith(".json"):
         return True
-    if name.startswith(_SSH_KEY_PREFIXES) and not name.endswith(".pub"):
+    if name.startswith(_KEY_FILE_PREFIXES) and ("." not in name or name.rpartition(".")[2] not in _CODE_EXTENSIONS):
         return True
     # An AWS-style shared credentials file wherever it lies (its name has no extension); a source package
     # of that name is a directory and stays readable.
