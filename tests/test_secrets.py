@@ -64,6 +64,8 @@ FORMATS = [
      f"https://oauth2:{R('url_password')}@gitlab.example.com/x.git"),
     ("env line with a comment", "DB_PASSWORD=hunter2hunter2   # production", f"DB_PASSWORD={R('secret')}   # production"),
     ("yaml env with a comment", "  DB_PASSWORD: hunter2hunter2  # production", f"  DB_PASSWORD: {R('secret')}  # production"),
+    ("compose env without digits", "  DB_PASSWORD: correcthorsebattery", f"  DB_PASSWORD: {R('secret')}"),
+    ("compose list entry", "  - DB_PASSWORD=correcthorsebattery", f"  - DB_PASSWORD={R('secret')}"),
     ("short env password", "SMTP_PASS=pa55wd", f"SMTP_PASS={R('secret')}"),
     ("signing key", "JWT_SIGNING_KEY=8f3k2j5h6g", f"JWT_SIGNING_KEY={R('secret')}"),
 ]
@@ -109,6 +111,13 @@ NOT_SECRETS = [
     ("python env module", "from env import settings  # env.py"),
     ("key names", "PRIMARY_KEY=id\nSORT_KEY=name"),
     ("shell cwd", "PWD=/home/me/project"),
+    ("settings type annotation", "    DB_PASSWORD: SecretStr\n    API_TOKEN: Optional[str] = None"),
+    ("python keyword argument", "connect(password=password, token=token)"),
+    ("field names as values", '"input_token": "next_token",\nSECRET_KEY = \'aws_secret_access_key\''),
+    ("header name as value", "ACCESS_KEY = 'AWSAccessKeyId'\nUSER_AGENT_KEY = 'HTTP_USER_AGENT'"),
+    ("constant from a module", "ERRORTOKEN = token.ERRORTOKEN\nAES_KEY = aes_key_st"),
+    ("dictionary key constants", "METADATA_KEY = 'pydantic-mypy-metadata'\nCACHE_KEY=results\n_SAM_KEY = \"lambda:createdBy\""),
+    ("camel case value", 'ALLOW_CREDENTIALS = "allowCredentials"\nWaitForTaskToken = "waitForTaskToken"'),
     ("private key prose", "Load the PRIVATE KEY from the vault; never commit it."),
 ]
 

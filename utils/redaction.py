@@ -25,6 +25,9 @@ _SECRET_KEY_WORDS = (
 )
 _IDENTIFIER_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _ENV_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*")
+# snake_case, kebab-case, dotted.names, camelCase, CamelCase: words without digits, as names are written.
+_WORDS_NAME_RE = re.compile(r"[a-z]+(?:[_.:-][a-z]+)+|[a-z]+(?:[A-Z][a-z]+)+|(?:[A-Z]+[a-z]+){2,}[A-Z]*")
+_TYPE_NAME_RE = re.compile(r"(?:[A-Z][a-z0-9]+)+(?:\[[\w\[\], .|]*\])?|str|bytes|int|bool|float|Any")
 _KEY_CHAR_BEFORE = re.compile(r"[\w-]")  # a key glued to a word is part of something else
 
 
@@ -38,8 +41,14 @@ def _plain_value_is_secret(value: str) -> bool:
 
 
 def _quoted_value_is_secret(value: str) -> bool:
-    # An all-caps name is the name of an environment variable, not its value.
-    return not _ENV_NAME_RE.fullmatch(value)
+    # A name is not a value: GEMINI_API_KEY names an environment variable, next_token a field, AWSAccessKeyId
+    # a header. Generated secrets have digits; a password of plain words has neither '_' nor inner capitals.
+    return not (_ENV_NAME_RE.fullmatch(value) or _WORDS_NAME_RE.fullmatch(value))
+
+
+def _not_a_type_name(value: str) -> bool:
+    # `DB_PASSWORD: SecretStr` in a settings class annotates a type; `DB_PASSWORD: hunter2hunter2` sets a value.
+    return _quoted_value_is_secret(value) and not _TYPE_NAME_RE.fullmatch(value)
 
 
 def _url_password_is_secret(value: str) -> bool:
@@ -78,15 +87,17 @@ def _env_assignment(text: str, start: int) -> bool:
     )
 
 
+# Not every *_KEY: METADATA_KEY = "..." names a dictionary key in half the code bases there are.
 _ENV_NAME_ENDS = (
-    r"PASSWORD|PASSWD|_PASS|_PWD|SECRET|SECRET_KEY|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS"
-    r"|[A-Z0-9]_KEY|_AUTH"
+    r"PASSWORD|PASSWD|_PASS|_PWD|SECRET|SECRET_KEY|SECRET_KEY_BASE|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY"
+    r"|SIGNING_KEY|ENCRYPTION_KEY|MASTER_KEY|CREDENTIALS"
 )
-_ENV_HINTS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY", "CREDENTIALS", "AUTH")
+_ENV_HINTS = ("PASS", "PWD", "SECRET", "TOKEN", "KEY", "CREDENTIALS")
 _ENV_NAME_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _ENV_NAME_CHARS = re.compile(r"[A-Z0-9_]+")
 _ENV_NAME_OK = re.compile(rf"[A-Z0-9_]*(?:{_ENV_NAME_ENDS})")
-_ENV_LINE_PREFIX = re.compile(r"[+ -]?[ \t]*(?:export[ \t]+)?")
+# A diff's +/-/space, indentation, a YAML list's "- ", a shell's "export ".
+_ENV_LINE_PREFIX = re.compile(r"[+ -]?[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?")
 _KEY_HINTS = ("password", "passwd", "secret", "key", "token")
 _NL = r"(?:\r?\n|\\n)"  # a real newline, or an escaped one inside a JSON string
 # A body line of a PEM block (optionally with a diff prefix), its headers, or a blank line before more body.
@@ -142,11 +153,18 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("url_password", re.compile(r"://[^\s:/@'\"<>]+:([^\s:/@'\"<>]{3,})@"),
           ("://",), 1, _url_password_is_secret),
     # KEY=value lines of .env files and shells (also as a diff's +/-/space line), trailing comment allowed.
+    # Spaces around '=' with a bare value is code (`ERRORTOKEN = token.ERRORTOKEN`), left to the last rule.
     # The pattern starts at the name's last word (a literal, so `re` finds it fast); _env_assignment checks the
     # whole name and what precedes it on the line.
     _Rule("secret", re.compile(
-        r"(?m)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|KEY|CREDENTIALS|AUTH)[ \t]*=[ \t]*"
-        r"([\"']?)(?!\[REDACTED)([^\s\"'#$]{6,})\1[ \t]*(?:#.*)?$"), _ENV_HINTS, 2, before=_env_assignment),
+        r"(?m)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|KEY|BASE|CREDENTIALS)(?:=[ \t]*|[ \t]+=[ \t]*(?=[\"']))"
+        r"([\"']?)(?!\[REDACTED)([^\s\"'#$]{6,})\1[ \t]*(?:#.*)?$"), _ENV_HINTS, 2, _quoted_value_is_secret,
+        before=_env_assignment),
+    # NAME: value, the same in YAML (docker-compose environments, CI variables); a type annotation is not a value.
+    _Rule("secret", re.compile(
+        r"(?m)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|KEY|BASE|CREDENTIALS)[ \t]*:[ \t]*"
+        r"([\"']?)(?!\[REDACTED)([^\s\"'#$]{6,})\1[ \t]*(?:#.*)?$"), _ENV_HINTS, 2, _not_a_type_name,
+        before=_env_assignment),
     # name = "literal" in code, JSON, YAML, TOML.
     _Rule("secret", re.compile(
         rf"(?:{_SECRET_KEY_WORDS})\b[\"']?\s*[:=]\s*(?:[bru]{{1,2}})?([\"'])(?!\[redacted)([^\"'\s]{{8,}})\1"),
