@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a script from anywhere
 
-from bench import calls, conversation, memory, startup, store_row  # noqa: E402
+from bench import calls, conversation, memory, redaction_bench, startup, store_row  # noqa: E402
 from bench.common import BENCH_DIR, REPO, Bench, Line, RowResult, Sizes  # noqa: E402
 
 RowFn = Callable[[Bench], Awaitable[RowResult]]
@@ -40,6 +40,7 @@ ROWS: dict[str, RowFn] = {
     "concurrency": calls.concurrency,
     "memory": memory.memory,
     "store": store_row.store,
+    "redaction": redaction_bench.row,
 }
 RESULTS = BENCH_DIR / "results"
 

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from utils.redaction import redact_text
+
 
 class ProviderError(Exception):
     """A provider call failed; `retryable` says whether trying again may help."""
@@ -14,6 +16,8 @@ class ProviderError(Exception):
     kind = "provider_error"
 
     def __init__(self, message: str, *, provider: str = "", model: str = "", status: int | None = None) -> None:
+        # Providers echo what they were sent (a refused key, a line of the prompt); it goes to the client.
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.provider = provider

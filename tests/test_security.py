@@ -204,7 +204,8 @@ REDACTED = [
 
 @pytest.mark.parametrize(("text", "expected"), [(t, e) for _, t, e in REDACTED], ids=[n for n, _, _ in REDACTED])
 def test_recognisable_secrets_are_redacted_once(text: str, expected: str) -> None:
-    assert redact_secrets(text) == (expected, 1)
+    kind = expected.split("[REDACTED:", 1)[1].split("]", 1)[0]
+    assert redact_secrets(text) == (expected, {kind: 1})
 
 
 NOT_SECRETS = [
@@ -232,11 +233,11 @@ NOT_SECRETS = [
 
 @pytest.mark.parametrize("text", [t for _, t in NOT_SECRETS], ids=[n for n, _ in NOT_SECRETS])
 def test_ordinary_code_and_hashes_are_left_alone(text: str) -> None:
-    assert redact_secrets(text) == (text, 0)
+    assert redact_secrets(text) == (text, {})
 
 
 def test_every_secret_in_a_file_is_counted() -> None:
     text = f"A={OPENAI}\nB={GITHUB}\nC={AWS_ID}\n{PEM}\n"
-    redacted, count = redact_secrets(text)
-    assert count == 4
+    redacted, counts = redact_secrets(text)
+    assert counts == {"openai_key": 1, "github_token": 1, "aws_access_key_id": 1, "private_key": 1}
     assert all(secret not in redacted for secret in (OPENAI, GITHUB, AWS_ID, "MIIEowIBAAKCAQEA"))

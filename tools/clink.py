@@ -26,6 +26,7 @@ from utils.gate.errors import GateError
 from utils.gate.images import load_image
 from utils.progress import heartbeat
 from utils.prompt_builder import render_turn
+from utils.redaction import redact_text
 
 CliName = Literal["gemini", "claude", "codex"]
 Role = Literal["default", "planner", "codereviewer"]
@@ -226,7 +227,7 @@ class ClinkTool(Tool):
             code, out, err = await run_cli([executable, *cli.args], text, cwd, timeout, ctx, f"{request.cli_name} CLI")
         duration = round(time.monotonic() - started, 3)
         if code != 0:
-            tail = "\n".join(err.strip().splitlines()[-STDERR_TAIL_LINES:])[-4_000:]
+            tail = redact_text("\n".join(err.strip().splitlines()[-STDERR_TAIL_LINES:])[-4_000:])
             raise ToolError(
                 "tool_error",
                 f"The {request.cli_name} CLI exited with status {code}."
@@ -235,6 +236,7 @@ class ClinkTool(Tool):
                 exit_code=code,
             )
         answer, fmt = parse_output(out)
+        answer = redact_text(answer)  # a CLI may print what it read on its own: keys from files, its env
         if not answer:
             raise ToolError("tool_error", f"The {request.cli_name} CLI exited normally but printed no answer.")
         truncated = len(answer) > OUTPUT_CAP_CHARS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from providers.registry import ModelResolutionError, Route
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import RequestContext, Services, no_progress
+from tools.fields import NAMING_FIELDS
 from utils.conversation import Thread
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.gate.errors import GateError
@@ -21,6 +23,7 @@ from utils.gate.images import describe_data_url
 from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
 from utils.progress import ProgressFn
+from utils.redaction import counting_redactions, redact_text, redact_tree
 from utils.security import PathPolicy
 from utils.principals import LOCAL, Principal
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
@@ -89,8 +92,10 @@ class Dispatcher:
         # Overflow goes to the call's checked working directory once it is known, else under QUORUM_HOME.
         spill: list[Path] = [self.services.settings.output_dir]
         is_error = True
+        replaced: Counter[str] = Counter()
         try:
-            envelope = await self._call(name, arguments or {}, progress, spill, client_roots, principal)
+            with counting_redactions(replaced):
+                envelope = await self._call(name, arguments or {}, progress, spill, client_roots, principal)
             is_error = False
         except ToolError as exc:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
@@ -107,6 +112,8 @@ class Dispatcher:
                 "Retry the call; if it fails again, check the server log (LOG_LEVEL=DEBUG) and report it.",
                 name,
             )
+        if replaced:  # how many secrets this call kept from the model and the store, by kind; never the values
+            envelope.metadata["redactions"] = dict(sorted(replaced.items()))
         settings = self.services.settings
         keep_for = timedelta(hours=settings.conversation_timeout_hours)
         return serialise(envelope, settings.max_mcp_output_tokens, spill[-1], keep_for), is_error
@@ -122,6 +129,9 @@ class Dispatcher:
                 "unknown_tool",
                 f"Unknown tool '{name}'. Available tools: {', '.join(sorted(self.services.tools))}.",
             )
+        # Every free-text argument, once, before anything reads it: what reaches a model, the store
+        # (initial_request included) or even a validation error message is redacted.
+        arguments = redact_tree(arguments, NAMING_FIELDS)
         try:
             request = tool.request_model.model_validate(arguments)
         except ValidationError as exc:
@@ -211,20 +221,23 @@ class Dispatcher:
     ) -> Thread | None:
         if not tool.conversational or (not output.turns and output.state is None):
             return ctx.thread
+        # Nothing is stored unredacted: model answers, CLI output and workflow state included.
+        turns = [t.model_copy(update={"content": redact_text(t.content)}) for t in output.turns]
+        state = redact_tree(output.state, NAMING_FIELDS)
         store = self.services.store
         limit = self.services.settings.max_conversation_turns
         try:
             if ctx.thread is not None:
                 return await store.append(
-                    ctx.thread.thread_id, list(output.turns), max_turns=limit, state=output.state, owners=ctx.principal.sees
+                    ctx.thread.thread_id, turns, max_turns=limit, state=state, owners=ctx.principal.sees
                 )
             return await store.create(
                 Thread(
                     tool_name=tool.name,
                     owner=ctx.principal.name,
                     initial_request=stored_request(arguments),
-                    turns=output.turns,
-                    state=output.state or {},
+                    turns=tuple(turns),
+                    state=state or {},
                 )
             )
         except (StoreError, sqlite3.Error) as exc:

@@ -8,7 +8,8 @@ from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import RequestContext
-from tools.fields import StrictModel
+from tools.fields import NAMING_FIELDS, StrictModel
+from utils.redaction import redact_text, redact_tree
 from utils.storage.base import ThreadNotFoundError
 
 
@@ -40,7 +41,7 @@ class ThreadsTool(Tool):
                 return ToolOutput(content=empty, content_type="markdown", metadata={"count": 0})
             lines = ["| continuation_id | tool | updated (UTC) | turns | models | tokens | cost | first prompt |", "|---|---|---|---|---|---|---|---|"]
             for s in summaries:
-                prompt = s.first_prompt.replace("|", "\\|")
+                prompt = redact_text(s.first_prompt).replace("|", "\\|")
                 lines.append(
                     f"| `{s.thread_id}` | {s.tool_name} | {s.updated_at:%Y-%m-%d %H:%M} | {s.turn_count} | "
                     f"{', '.join(s.models) or '-'} | {s.total_tokens:,} | ${s.total_cost_usd:.4f} | {prompt} |"
@@ -57,6 +58,8 @@ class ThreadsTool(Tool):
             thread = await store.get(thread_id, owners=owners)
         except ThreadNotFoundError as exc:
             raise ToolError("unknown_thread", str(exc)) from exc
+        # Threads stored before redaction covered everything may still hold a secret: never print it.
+        thread = redact_tree(thread, NAMING_FIELDS)
         tokens = thread.token_totals()
         totals = {"turns": len(thread.turns), "cost_usd": thread.total_cost_usd, "tokens": tokens}
         if request.action == "export":

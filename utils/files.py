@@ -207,7 +207,7 @@ def read_file(path: Path | str, policy: PathPolicy, *, max_bytes: int) -> FileCo
     text, redactions = redact_secrets(data.decode("utf-8", errors="replace"))
     return FileContent(
         path=str(opened.path), text=text, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-        redactions=redactions,
+        redactions=sum(redactions.values()),
     )
 
 

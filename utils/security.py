@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -25,11 +26,23 @@ SYSTEM_DIRS: tuple[PurePosixPath, ...] = tuple(
 _SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure"})
 _SECRET_PAIRS = frozenset({(".config", "gcloud"), (".kube", "config"), (".docker", "config.json")})
 _SECRET_NAMES = frozenset({
-    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials.json",
-    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519",
+    ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials.json", ".envrc",
+    "kubeconfig", "deploy_key",
 })
-_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks")
+_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".env", ".kubeconfig", "_key")
 _ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template"})
+# env.<ext> holds settings when <ext> is a data or shell format; env.py, env.ts, env.rs ... are code.
+_ENV_DATA_EXTENSIONS = frozenset({
+    "env", "sh", "bash", "zsh", "fish", "txt", "json", "yaml", "yml", "ini", "conf", "cfg", "toml", "properties",
+    "list", "local", "prod", "production", "dev", "development", "staging", "test",
+})
+# SSH keys and kube configs, also as copies (id_rsa.bak, id_ed25519.old, kubeconfig-prod.yaml); the .pub
+# halves of keys are public, and source files named after them (kubeconfig.go, id_rsa_test.py) are code.
+_KEY_FILE_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_xmss", "kubeconfig")
+_CODE_EXTENSIONS = frozenset({
+    "pub", "py", "pyi", "go", "rs", "ts", "tsx", "js", "jsx", "mjs", "java", "kt", "c", "h", "cc", "cpp", "hpp",
+    "rb", "php", "cs", "swift", "scala", "md", "rst",
+})
 
 
 def is_secret_path(path: PurePosixPath | Path) -> bool:
@@ -44,7 +57,16 @@ def is_secret_path(path: PurePosixPath | Path) -> bool:
         return True
     if name.startswith("service-account") and name.endswith(".json"):
         return True
-    return (name == ".env" or name.startswith(".env.")) and name not in _ENV_TEMPLATES
+    if name.startswith(_KEY_FILE_PREFIXES) and ("." not in name or name.rpartition(".")[2] not in _CODE_EXTENSIONS):
+        return True
+    # An AWS-style shared credentials file wherever it lies (its name has no extension); a source package
+    # of that name is a directory and stays readable.
+    if name == "credentials" and not os.path.isdir(path):
+        return True
+    stem, dot, extension = name.partition(".")
+    if stem == "env" and dot and extension in _ENV_DATA_EXTENSIONS:
+        return True
+    return (name == ".env" or name.startswith((".env.", ".env-", ".env_"))) and name not in _ENV_TEMPLATES
 
 
 def system_dir_of(path: Path) -> PurePosixPath | None:

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from utils.redaction import redact_secrets
+from utils.redaction import redact_text
 from utils.security import is_secret_path
 
 GIT_TIMEOUT_S = 30.0
@@ -180,7 +180,7 @@ async def collect_changes(
         if not safe or not with_diff:
             continue
         text = await git(root, "diff", "--no-color", *args, "--", *safe, filters=drivers)
-        text, _ = redact_secrets(text)
+        text = redact_text(text)
         if len(text) > budget:
             notes.append(f"{title.lower()}: diff cut at {budget:,} characters; review the rest in the files")
             text = text[:budget]
