@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import mimetypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,15 +16,14 @@ from providers.base import GenerateRequest, GenerateResult, ImageInput, Message,
 from providers.failover import FailoverExhausted, Hop, Unsuitable, alternates, call_with_failover
 from providers.registry import Route
 from providers.resilient import Attempts, RetryPolicy, call_with_retries
-from tools.base import ToolError
+from tools.base import PROMPTS_DIR, ToolError
 from tools.context import RequestContext
 from utils.budget import allocate
 from utils.conversation import FileRef, Turn, image_refs
-from utils.files import FileContent, FileTooLargeError, expand_paths, read_file
+from utils.files import FileContent, FileTooLargeError, expand_paths
 from utils.progress import heartbeat
-from utils.prompt_builder import PromptPlan, PromptTooLargeError, build_prompt
+from utils.prompt_builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
 from utils.security import FileMissingError, PathRefusedError
-from utils.tokens import count_tokens
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Answer:
 
 def _read_paths(ctx: RequestContext, raw: Sequence[str]) -> list[FileContent]:
     paths = expand_paths(list(raw), ctx.policy)
-    return [read_file(p, max_bytes=ctx.settings.max_file_bytes) for p in paths]
+    return [ctx.services.file_cache.read(p, max_bytes=ctx.settings.max_file_bytes) for p in paths]
 
 
 async def load_files(ctx: RequestContext, raw: Sequence[str]) -> list[FileContent]:
@@ -92,7 +92,7 @@ def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, File
     for path in paths:
         try:
             checked = ctx.policy.check(path)
-            found[path] = read_file(checked, max_bytes=ctx.settings.max_file_bytes)
+            found[path] = ctx.services.file_cache.read(checked, max_bytes=ctx.settings.max_file_bytes)
         except (PathRefusedError, FileMissingError, FileTooLargeError, OSError):
             found[path] = None
     return found
@@ -159,6 +159,47 @@ def with_locale(system_prompt: str, locale: str) -> str:
     )
 
 
+@functools.cache
+def preamble() -> str:
+    """The system text every consultation starts with, the same for every tool: the head of a shared prefix."""
+    return (PROMPTS_DIR / "common.md").read_text(encoding="utf-8")
+
+
+def dropped_note(plan: PromptPlan) -> str:
+    """One line saying what of the thread was left out to fit the model's window; empty when nothing was."""
+    files = [d.what for d in plan.dropped if d.reason.startswith("file budget")]
+    unreadable = [d.what for d in plan.dropped if d.reason == "no longer readable"]
+    turns = plan.turns_total - plan.turns_included
+    parts = []
+    if files:
+        parts.append(f"{len(files)} earlier file(s) did not fit the model's window and were left out (newest kept): "
+                     + ", ".join(files))
+    if unreadable:
+        parts.append(f"{len(unreadable)} earlier file(s) could no longer be read: " + ", ".join(unreadable))
+    if turns:
+        parts.append(f"the {turns} oldest turn(s) of the conversation were left out to fit")
+    if not parts:
+        return ""
+    return "Note: the model did not see everything: " + "; ".join(parts) + ". Details in metadata.prompt.dropped."
+
+
+def _files_refusal(exc: FilesDoNotFitError, target: Route) -> ToolError:
+    spec = target.spec
+    listed = "; ".join(f"{path} ~{tokens:,} tokens" for path, tokens in sorted(exc.files, key=lambda f: -f[1]))
+    need = sum(tokens for _, tokens in exc.files)
+    message = (
+        f"The files passed in this call do not fit model '{spec.model_name}' (context window {spec.context_window:,} "
+        f"tokens): they need ~{need:,} tokens and one request has room for ~{max(exc.room, 0):,} tokens of files after "
+        f"the answer, the instructions and your prompt. Files: {listed}. Nothing was sent to any model. Choose a model "
+        "with a larger context window (listmodels shows each model's window), pass fewer files, or pass an excerpt "
+        "of the large file(s)."
+    )
+    return ToolError(
+        "prompt_too_large", message, model=spec.model_name, context_window=spec.context_window,
+        room_tokens=max(exc.room, 0), files=[{"path": path, "tokens": tokens} for path, tokens in exc.files],
+    )
+
+
 def _check_budget(ctx: RequestContext) -> None:
     limit = ctx.settings.max_cost_per_thread_usd
     if limit is not None and ctx.thread is not None and ctx.thread.total_cost_usd >= limit:
@@ -207,9 +248,17 @@ async def consult(
     include_history: bool = True,
     numbered: bool = True,
     history_filter: Callable[[Turn], bool] | None = None,
+    optional_files: Sequence[FileContent] = (),
 ) -> Answer:
     """Build the prompt for `route` (default: the request's model) and call it with retries and heartbeats.
 
+    `system_prompt` is the tool's instructions. The request is laid out stable-first so consecutive requests of
+    a thread share their prefix whatever the tool: the common preamble as system text, then the files, the
+    history and the new input as the user message, then the tool's instructions as a later system message
+    (joined to the preamble where the endpoint cannot take one there).
+
+    `files` (passed in this call) must fit the model's window, else the call is refused before any model is
+    paid; `optional_files` (added by a tool) and earlier files may be left out, newest kept.
     Only the request's own model fails over (QUORUM_FAILOVER); a model named through `route` was chosen
     on purpose (a consensus perspective) and reports its own failure.
     """
@@ -221,21 +270,28 @@ async def consult(
     turns = ctx.thread.turns if (ctx.thread and include_history) else ()
     if history_filter is not None:
         turns = tuple(t for t in turns if history_filter(t))
-    new_paths = {f.path for f in files}
+    new_paths = {f.path for f in files} | {f.path for f in optional_files}
     history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
     history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}
-    system = with_locale(system_prompt, settings.locale)
+    common = with_locale(preamble(), settings.locale)
+    instructions = system_prompt
+    render = ctx.services.render_cache
 
     def prepare(target: Route) -> tuple[PromptPlan, GenerateRequest]:
         """The prompt and request for one model, inside its own token budget."""
         spec = target.spec
         allocation = allocate(spec.context_window, spec.max_output_tokens)
         plan = build_prompt(
-            system_prompt=system, turns=turns, new_input=new_input, new_files=files, history_files=history_files,
-            allocation=allocation, count=lambda text: count_tokens(text, spec.tokenizer), numbered=numbered,
+            system_prompt=f"{common}\n\n{instructions}", turns=turns, new_input=new_input, new_files=files,
+            history_files=history_files, allocation=allocation, numbered=numbered, optional_files=optional_files,
+            count=lambda text: render.count(text, spec.tokenizer), render_block=render.block,
+            render_history_turn=render.turn,
         )
+        sections = plan.sections
+        points = tuple(sum(len(s) for s in sections[: i + 1]) for i in range(len(sections) - 1))
         request = GenerateRequest(
-            model=spec.model_name, system_prompt=system, messages=(Message(role="user", content=plan.text),),
+            model=spec.model_name, system_prompt=instructions, preamble=common,
+            messages=(Message("user", plan.text, cache_points=points),),
             temperature=temperature, thinking_mode=thinking_mode,
             max_output_tokens=min(spec.max_output_tokens, allocation.response_tokens), images=images,
         )
@@ -243,6 +299,8 @@ async def consult(
 
     try:
         first = prepare(chosen)
+    except FilesDoNotFitError as exc:
+        raise _files_refusal(exc, chosen) from exc
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
     policy = RetryPolicy(
@@ -280,9 +338,15 @@ async def consult(
         cost_usd=answered.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
         attempts=attempts.count,
         notes=tuple(result.notes),
-        passed=tuple(f.ref() for f in files),
+        passed=_passed(files, optional_files, plan),
         failover=hops,
     )
+
+
+def _passed(files: Sequence[FileContent], optional: Sequence[FileContent], plan: PromptPlan) -> tuple[FileRef, ...]:
+    """The call's files as the thread records them: all of `files` (they always fit), the optional ones embedded."""
+    embedded = {e.path for e in plan.files}
+    return tuple(f.ref() for f in files) + tuple(f.ref() for f in optional if f.path in embedded)
 
 
 def exchange_turns(
