@@ -102,7 +102,7 @@ def arrange_system_text(
         system = request.preamble
         messages.append(Message("system", request.system_prompt))
     else:
-        system = "\n\n".join(t.rstrip() for t in (request.preamble, request.system_prompt) if t)
+        system = f"{request.preamble.rstrip()}\n\n{request.system_prompt}" if request.system_prompt else request.preamble
     if spec.supports_system_prompt or not system:
         return system, messages
     first_user = next((i for i, m in enumerate(messages) if m.role == "user"), None)

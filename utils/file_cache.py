@@ -40,7 +40,7 @@ class FileCache:
                  clock: Callable[[], int] = time.time_ns) -> None:
         self._entries: SizedLru[tuple[StatKey, FileContent]] = SizedLru(max_chars)
         self._reader = reader
-        self._clock = clock
+        self.clock = clock
         self.reads = 0  # reads that went to the disk, for tests and the bench
 
     def read(self, path: Path, *, max_bytes: int) -> FileContent:
@@ -51,11 +51,10 @@ class FileCache:
             cached = self._entries.get(slot)
             if cached is not None and cached[0] == key:
                 return cached[1]
-        started = self._clock()
+        started = self.clock()
         self.reads += 1
         content = self._reader(path, max_bytes=max_bytes)
-        after = _stat_key(path)
-        settled = key is not None and started - max(key[3], key[4]) > RACY_NS
-        if settled and after == key and content.size == key[2]:
+        if key is not None and started - max(key[3], key[4]) > RACY_NS and content.size == key[2] \
+                and _stat_key(path) == key:
             self._entries.put(slot, (key, content), len(content.text))
         return content

@@ -7,17 +7,22 @@ or an edited turn is simply a new entry; the caches are bounded by the character
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from utils.conversation import Turn
 from utils.files import FileContent, render_file_block
 from utils.lru import SizedLru
 from utils.prompt_builder import render_turn
 from utils.tokens import Tokenizer, count_tokens
 
+TokenCounter = Callable[[str, Tokenizer], int]
+
 
 class RenderCache:
     """Memoised `render_file_block`, `render_turn` and `count_tokens` for prompt assembly."""
 
-    def __init__(self, max_chars: int = 32_000_000) -> None:
+    def __init__(self, max_chars: int = 32_000_000, counter: TokenCounter = count_tokens) -> None:
+        self._counter = counter
         self._blocks: SizedLru[str] = SizedLru(max_chars)
         self._turns: SizedLru[str] = SizedLru(max_chars // 4)
         self._counts: SizedLru[int] = SizedLru(max_chars)
@@ -44,6 +49,6 @@ class RenderCache:
         key = (tokenizer, text)
         found = self._counts.get(key)
         if found is None:
-            found = count_tokens(text, tokenizer)
+            found = self._counter(text, tokenizer)
             self._counts.put(key, found, len(text))
         return found

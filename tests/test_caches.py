@@ -1,0 +1,130 @@
+"""Continuation turns do not redo work: files unchanged since a settled read are not read or hashed again, and
+rendered file blocks, rendered turns and token counts are computed once per content."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from tests.env_quorum import environment, quorum
+from tests.fakes import FakeProviderServer
+from utils.conversation import Turn
+from utils.file_cache import RACY_NS, FileCache
+from utils.files import FileContent, read_file
+from utils.lru import SizedLru
+from utils.render_cache import RenderCache
+
+LATER = RACY_NS * 10
+
+
+class CountingReader:
+    """The real reader, counting the reads that reach the disk."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def __call__(self, path: Path, *, max_bytes: int) -> FileContent:
+        self.paths.append(str(path))
+        return read_file(path, max_bytes=max_bytes)
+
+
+def settled_cache() -> tuple[FileCache, CountingReader]:
+    """A cache whose reads happen well after any modification (as in a continuation turn minutes later)."""
+    reader = CountingReader()
+    return FileCache(reader=reader, clock=lambda: time.time_ns() + LATER), reader
+
+
+def test_an_unchanged_file_is_read_once(tmp_path: Path) -> None:
+    cache, reader = settled_cache()
+    path = tmp_path / "a.py"
+    path.write_text("x = 1\n")
+    first, second = cache.read(path, max_bytes=1_000), cache.read(path, max_bytes=1_000)
+    assert second is first and reader.paths == [str(path)]
+
+
+def test_a_rewritten_file_is_read_again_even_with_the_same_size(tmp_path: Path) -> None:
+    cache, reader = settled_cache()
+    path = tmp_path / "a.py"
+    path.write_text("x = 1\n")
+    cache.read(path, max_bytes=1_000)
+    path.write_text("x = 2\n")
+    assert cache.read(path, max_bytes=1_000).text == "x = 2\n"
+    assert len(reader.paths) == 2
+
+
+def test_a_file_replaced_by_another_with_the_same_stat_times_is_read_again(tmp_path: Path) -> None:
+    cache, reader = settled_cache()
+    path, other = tmp_path / "a.py", tmp_path / "b.py"
+    path.write_text("x = 1\n")
+    other.write_text("x = 2\n")
+    cache.read(path, max_bytes=1_000)
+    st = path.stat()
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, path)  # another inode now answers to the path
+    assert cache.read(path, max_bytes=1_000).text == "x = 2\n"
+
+
+def test_a_file_modified_just_before_its_read_is_not_trusted_to_stay_unchanged(tmp_path: Path) -> None:
+    reader = CountingReader()
+    cache = FileCache(reader=reader)  # reads happen right after the write: a same-tick rewrite could hide
+    path = tmp_path / "a.py"
+    path.write_text("x = 1\n")
+    cache.read(path, max_bytes=1_000)
+    cache.read(path, max_bytes=1_000)
+    assert len(reader.paths) == 2
+
+
+def test_the_cache_forgets_the_least_recently_used_entries_beyond_its_size() -> None:
+    lru: SizedLru[str] = SizedLru(10)
+    lru.put("a", "aaaa", 4)
+    lru.put("b", "bbbb", 4)
+    assert lru.get("a") == "aaaa"  # a is now the most recent
+    lru.put("c", "cccc", 4)
+    assert lru.get("b") is None and lru.get("a") == "aaaa" and lru.get("c") == "cccc"
+    lru.put("huge", "x" * 11, 11)
+    assert lru.get("huge") is None and len(lru) == 2
+
+
+def test_blocks_turns_and_counts_are_computed_once_per_content() -> None:
+    counted: list[int] = []
+
+    def counter(text: str, tokenizer: str) -> int:
+        counted.append(len(text))
+        return len(text.split())
+
+    cache = RenderCache(counter=counter)  # type: ignore[arg-type]
+    fc = FileContent(path="/p/a.py", text="x = 1\n", sha256="ab" * 32, size=6)
+    block = cache.block(fc, False, True)
+    assert cache.block(fc, False, True) is block and cache.block(fc, True, True) != block
+    turn = Turn(role="user", content="hello")
+    assert cache.turn(1, turn) is cache.turn(1, Turn(role="user", content="hello"))
+    assert cache.count(block, "estimate") == cache.count(block, "estimate")
+    assert cache.count(block, "o200k_base") >= 1
+    assert len(counted) == 2  # once per tokenizer
+
+
+async def test_a_continuation_turn_does_not_read_unchanged_thread_files_again(
+    fake_server: FakeProviderServer, tmp_path: Path,
+) -> None:
+    files = []
+    for i in range(3):
+        path = tmp_path / f"m{i}.py"
+        path.write_text(f"def f{i}():\n    return {i}\n" * 200)
+        files.append(path)
+    catalogue = tmp_path / "custom.json"
+    catalogue.write_text(json.dumps({"models": [{"model_name": "m", "context_window": 200_000, "max_output_tokens": 4_000}]}))
+    env = environment(tmp_path / "home", CUSTOM_API_URL=f"{fake_server.url}/v1", CUSTOM_MODELS_CONFIG_PATH=str(catalogue))
+    async with quorum(env, tmp_path) as q:
+        q.services.file_cache.clock = lambda: time.time_ns() + LATER
+        first = await q.ok("chat", prompt="look", absolute_file_paths=[str(p) for p in files], model="m")
+        reads = q.services.file_cache.reads
+        for n in range(3):
+            await q.ok("chat", prompt=f"turn {n}", continuation_id=first.thread_id, model="m")
+        assert q.services.file_cache.reads == reads
+        files[1].write_text("changed = True\n")
+        changed = await q.ok("chat", prompt="again", continuation_id=first.thread_id, model="m")
+        assert q.services.file_cache.reads == reads + 1
+    assert changed.metadata["prompt"]["files_changed"] == [str(files[1])]
+    assert "changed = True" in json.dumps(fake_server.last_request.body)
