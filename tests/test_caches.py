@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer
 from utils.conversation import Turn
-from utils.file_cache import RACY_NS, FileCache
+from utils.file_cache import RACY_NS, FileCache, racy_margin
 from utils.files import FileContent, read_file
 from utils.lru import SizedLru
 from utils.render_cache import RenderCache
@@ -68,12 +68,19 @@ def test_a_file_replaced_by_another_with_the_same_stat_times_is_read_again(tmp_p
 
 def test_a_file_modified_just_before_its_read_is_not_trusted_to_stay_unchanged(tmp_path: Path) -> None:
     reader = CountingReader()
-    cache = FileCache(reader=reader)  # reads happen right after the write: a same-tick rewrite could hide
     path = tmp_path / "a.py"
     path.write_text("x = 1\n")
+    # Each read starts 1 ms after the last change: a rewrite within the same timestamp tick could hide.
+    cache = FileCache(reader=reader, clock=lambda: max(path.stat().st_mtime_ns, path.stat().st_ctime_ns) + 1_000_000)
     cache.read(path, max_bytes=1_000)
     cache.read(path, max_bytes=1_000)
     assert len(reader.paths) == 2
+
+
+def test_whole_second_timestamps_need_a_longer_wait_before_a_read_is_trusted() -> None:
+    coarse = (1, 2, 10, 1_700_000_000 * 10**9, 1_700_000_000 * 10**9)
+    fine = (1, 2, 10, 1_700_000_000 * 10**9 + 123_456_789, 1_700_000_000 * 10**9 + 123_456_789)
+    assert racy_margin(coarse) == RACY_NS > racy_margin(fine) > 10_000_000
 
 
 def test_the_cache_forgets_the_least_recently_used_entries_beyond_its_size() -> None:

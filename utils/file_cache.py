@@ -3,6 +3,7 @@
 The key is (device, inode, size, mtime_ns, ctime_ns) of the path, not following a final symlink, so a swapped
 link or a replaced file misses. As git does for its index, a read is only remembered when the file had not
 been modified just before it: a rewrite within the same timestamp tick could otherwise leave the stat unchanged.
+"Just before" is 2 s on filesystems with whole-second timestamps (FAT, HFS+, some NFS) and 100 ms elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ StatKey = tuple[int, int, int, int, int]
 
 # Modifications younger than this at read time are not trusted to show in the stat of a later rewrite.
 RACY_NS = 2_000_000_000
+FINE_RACY_NS = 100_000_000  # sub-second timestamps: far above the coarsest kernel tick (10 ms)
+_SECOND = 1_000_000_000
+
+
+def racy_margin(key: StatKey) -> int:
+    """How long after its last change a file's stat can be trusted to reveal the next one."""
+    coarse = key[3] % _SECOND == 0 and key[4] % _SECOND == 0
+    return RACY_NS if coarse else FINE_RACY_NS
 
 
 def _stat_key(path: Path) -> StatKey | None:
@@ -54,7 +63,7 @@ class FileCache:
         started = self.clock()
         self.reads += 1
         content = self._reader(path, max_bytes=max_bytes)
-        if key is not None and started - max(key[3], key[4]) > RACY_NS and content.size == key[2] \
+        if key is not None and started - max(key[3], key[4]) > racy_margin(key) and content.size == key[2] \
                 and _stat_key(path) == key:
             self._entries.put(slot, (key, content), len(content.text))
         return content
