@@ -172,7 +172,7 @@ def dropped_note(plan: PromptPlan) -> str:
     turns = plan.turns_total - plan.turns_included
     parts = []
     if files:
-        parts.append(f"{len(files)} earlier file(s) did not fit the model's window and were left out (newest kept): "
+        parts.append(f"{len(files)} file(s) of the thread did not fit the model's window and were left out (newest kept): "
                      + ", ".join(files))
     if unreadable:
         parts.append(f"{len(unreadable)} earlier file(s) could no longer be read: " + ", ".join(unreadable))
