@@ -8,6 +8,7 @@ in the call itself must all fit: when they cannot, the call is refused before an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import functools
 from dataclasses import dataclass, field
 
 from utils.budget import Allocation
@@ -66,7 +67,7 @@ class PromptPlan:
     dropped: tuple[Dropped, ...] = ()
     tokens: Mapping[str, int] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def sections(self) -> tuple[str, ...]:
         """The text cut after the file block and after the history: the two points a prompt cache can end at.
 
@@ -75,7 +76,7 @@ class PromptPlan:
         present = [s for s in (self.files_text, self.history_text) if s]
         return (*(s + _SEPARATOR for s in present), self.request_text)
 
-    @property
+    @functools.cached_property
     def text(self) -> str:
         return "".join(self.sections)
 
