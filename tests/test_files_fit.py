@@ -58,7 +58,7 @@ async def test_a_file_too_large_for_the_models_window_is_refused_before_any_call
     assert fake_server.generation_requests() == []
     assert refused.envelope["metadata"]["error_kind"] == "prompt_too_large"
     message = refused.content
-    assert "small-8k" in message and "8,192" in message and "Nothing was sent" in message
+    assert "small-8k" in message and "8,192" in message and "No model was called" in message
     assert str(big) in message and "listmodels" in message and "fewer files" in message and "excerpt" in message
     details = refused.envelope["metadata"]
     sizes = {f["path"]: f["tokens"] for f in details["files"]}
@@ -134,3 +134,4 @@ async def test_in_consensus_a_model_whose_window_cannot_take_the_files_reports_t
     assert [c.model for c in all_calls(h)] == ["alpha"]
     refused = perspectives(body)[("gamma", "against")]
     assert "do not fit model 'gamma'" in json.dumps(refused) and str(big) in json.dumps(refused)
+    assert "This model was not called" in json.dumps(refused)

@@ -183,14 +183,15 @@ def dropped_note(plan: PromptPlan) -> str:
     return "Note: the model did not see everything: " + "; ".join(parts) + ". Details in metadata.prompt.dropped."
 
 
-def _files_refusal(exc: FilesDoNotFitError, target: Route) -> ToolError:
+def _files_refusal(exc: FilesDoNotFitError, target: Route, *, alone: bool) -> ToolError:
     spec = target.spec
     listed = "; ".join(f"{path} ~{tokens:,} tokens" for path, tokens in sorted(exc.files, key=lambda f: -f[1]))
     need = sum(tokens for _, tokens in exc.files)
     message = (
         f"The files passed in this call do not fit model '{spec.model_name}' (context window {spec.context_window:,} "
         f"tokens): they need ~{need:,} tokens and one request has room for ~{max(exc.room, 0):,} tokens of files after "
-        f"the answer, the instructions and your prompt. Files: {listed}. Nothing was sent to any model. Choose a model "
+        f"the answer, the instructions and your prompt. Files: {listed}. "
+        f"{'No model was called.' if alone else 'This model was not called.'} Choose a model "
         "with a larger context window (listmodels shows each model's window), pass fewer files, or pass an excerpt "
         "of the large file(s)."
     )
@@ -300,7 +301,7 @@ async def consult(
     try:
         first = prepare(chosen)
     except FilesDoNotFitError as exc:
-        raise _files_refusal(exc, chosen) from exc
+        raise _files_refusal(exc, chosen, alone=route is None) from exc
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
     policy = RetryPolicy(
