@@ -45,7 +45,7 @@ def _stat_key(path: Path) -> StatKey | None:
 class FileCache:
     """Wraps the file reader: the same (checked) path with the same stat gives the content read before."""
 
-    def __init__(self, max_chars: int = 32_000_000, reader: Reader = read_file,
+    def __init__(self, max_chars: int = 16_000_000, reader: Reader = read_file,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self._entries: SizedLru[tuple[StatKey, FileContent]] = SizedLru(max_chars)
         self._reader = reader

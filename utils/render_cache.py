@@ -21,7 +21,7 @@ TokenCounter = Callable[[str, Tokenizer], int]
 class RenderCache:
     """Memoised `render_file_block`, `render_turn` and `count_tokens` for prompt assembly."""
 
-    def __init__(self, max_chars: int = 32_000_000, counter: TokenCounter = count_tokens) -> None:
+    def __init__(self, max_chars: int = 16_000_000, counter: TokenCounter = count_tokens) -> None:
         self._counter = counter
         self._blocks: SizedLru[str] = SizedLru(max_chars)
         self._turns: SizedLru[str] = SizedLru(max_chars // 4)
