@@ -13,7 +13,7 @@ from tests.fakes import FakeProviderServer
 from utils.conversation import Turn
 from utils.file_cache import RACY_NS, FileCache, racy_margin
 from utils.files import FileContent, read_file
-from utils.lru import SizedLru
+from utils.lru import ENTRY_OVERHEAD, SizedLru
 from utils.render_cache import RenderCache
 
 LATER = RACY_NS * 10
@@ -84,14 +84,21 @@ def test_whole_second_timestamps_need_a_longer_wait_before_a_read_is_trusted() -
 
 
 def test_the_cache_forgets_the_least_recently_used_entries_beyond_its_size() -> None:
-    lru: SizedLru[str] = SizedLru(10)
+    lru: SizedLru[str] = SizedLru(2 * (ENTRY_OVERHEAD + 4) + 2)
     lru.put("a", "aaaa", 4)
     lru.put("b", "bbbb", 4)
     assert lru.get("a") == "aaaa"  # a is now the most recent
     lru.put("c", "cccc", 4)
     assert lru.get("b") is None and lru.get("a") == "aaaa" and lru.get("c") == "cccc"
-    lru.put("huge", "x" * 11, 11)
+    lru.put("huge", "x" * 300, 300)
     assert lru.get("huge") is None and len(lru) == 2
+
+
+def test_many_tiny_entries_are_bounded_by_what_each_entry_costs() -> None:
+    lru: SizedLru[int] = SizedLru(100 * ENTRY_OVERHEAD)
+    for i in range(10_000):
+        lru.put(("estimate", f"prompt {i}"), i, 8)
+    assert len(lru) < 100
 
 
 def test_blocks_turns_and_counts_are_computed_once_per_content() -> None:
@@ -102,7 +109,7 @@ def test_blocks_turns_and_counts_are_computed_once_per_content() -> None:
         return len(text.split())
 
     cache = RenderCache(counter=counter)  # type: ignore[arg-type]
-    fc = FileContent(path="/p/a.py", text="x = 1\n", sha256="ab" * 32, size=6)
+    fc = FileContent(path="/p/a.py", text="x = 1\n" * 300, sha256="ab" * 32, size=1_800)
     block = cache.block(fc, False, True)
     assert cache.block(fc, False, True) is block and cache.block(fc, True, True) != block
     turn = Turn(role="user", content="hello")
@@ -110,6 +117,9 @@ def test_blocks_turns_and_counts_are_computed_once_per_content() -> None:
     assert cache.count(block, "estimate") == cache.count(block, "estimate")
     assert cache.count(block, "o200k_base") >= 1
     assert len(counted) == 2  # once per tokenizer
+    cache.count("a short prompt", "estimate")
+    cache.count("a short prompt", "estimate")
+    assert len(counted) == 4  # short texts are counted each time, not held
 
 
 async def test_a_continuation_turn_does_not_read_unchanged_thread_files_again(

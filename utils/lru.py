@@ -9,6 +9,9 @@ from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
+# What an entry costs beyond its value's characters (key tuple, node, boxes), so many tiny entries stay bounded.
+ENTRY_OVERHEAD = 128
+
 
 class SizedLru(Generic[V]):
     """Keeps the most recently used entries whose sizes add up to at most `max_size`."""
@@ -28,6 +31,7 @@ class SizedLru(Generic[V]):
             return found[0]
 
     def put(self, key: Hashable, value: V, size: int) -> None:
+        size += ENTRY_OVERHEAD
         if size > self.max_size:
             return  # one huge entry must not flush everything else
         with self._lock:

@@ -17,6 +17,9 @@ from utils.tokens import Tokenizer, count_tokens
 
 TokenCounter = Callable[[str, Tokenizer], int]
 
+# Shorter texts (a prompt, a short turn) are counted in microseconds; caching them would only hold memory.
+MIN_CACHED_CHARS = 1_024
+
 
 class RenderCache:
     """Memoised `render_file_block`, `render_turn` and `count_tokens` for prompt assembly."""
@@ -46,6 +49,8 @@ class RenderCache:
     def count(self, text: str, tokenizer: Tokenizer) -> int:
         # The same text object comes back from the block and turn caches, and a str caches its own hash,
         # so a hit costs a dictionary lookup, not a pass over the text.
+        if len(text) < MIN_CACHED_CHARS:
+            return self._counter(text, tokenizer)
         key = (tokenizer, text)
         found = self._counts.get(key)
         if found is None:
