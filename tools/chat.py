@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import consult, dropped_note, exchange_turns, load_files, load_images
+from tools.consult import consult, exchange_turns, load_files, load_images
+from tools.fit import dropped_note
 from tools.context import RequestContext
 from tools.fields import FileFields, ModelFields
 from utils.envelope import CONTINUATION_AVAILABLE

@@ -18,6 +18,7 @@ from providers.registry import Route
 from providers.resilient import Attempts, RetryPolicy, call_with_retries
 from tools.base import PROMPTS_DIR, ToolError
 from tools.context import RequestContext
+from tools.fit import refusal
 from utils.budget import allocate
 from utils.conversation import FileRef, Turn, image_refs
 from utils.files import FileContent, FileTooLargeError, expand_paths
@@ -165,42 +166,6 @@ def preamble() -> str:
     return (PROMPTS_DIR / "common.md").read_text(encoding="utf-8")
 
 
-def dropped_note(plan: PromptPlan) -> str:
-    """One line saying what of the thread was left out to fit the model's window; empty when nothing was."""
-    files = [d.what for d in plan.dropped if d.reason.startswith("file budget")]
-    unreadable = [d.what for d in plan.dropped if d.reason == "no longer readable"]
-    turns = plan.turns_total - plan.turns_included
-    parts = []
-    if files:
-        parts.append(f"{len(files)} file(s) of the thread did not fit the model's window and were left out (newest kept): "
-                     + ", ".join(files))
-    if unreadable:
-        parts.append(f"{len(unreadable)} earlier file(s) could no longer be read: " + ", ".join(unreadable))
-    if turns:
-        parts.append(f"the {turns} oldest turn(s) of the conversation were left out to fit")
-    if not parts:
-        return ""
-    return "Note: the model did not see everything: " + "; ".join(parts) + ". Details in metadata.prompt.dropped."
-
-
-def _files_refusal(exc: FilesDoNotFitError, target: Route, *, alone: bool) -> ToolError:
-    spec = target.spec
-    listed = "; ".join(f"{path} ~{tokens:,} tokens" for path, tokens in sorted(exc.files, key=lambda f: -f[1]))
-    need = sum(tokens for _, tokens in exc.files)
-    message = (
-        f"The files passed in this call do not fit model '{spec.model_name}' (context window {spec.context_window:,} "
-        f"tokens): they need ~{need:,} tokens and one request has room for ~{max(exc.room, 0):,} tokens of files after "
-        f"the answer, the instructions and your prompt. Files: {listed}. "
-        f"{'No model was called.' if alone else 'This model was not called.'} Choose a model "
-        "with a larger context window (listmodels shows each model's window), pass fewer files, or pass an excerpt "
-        "of the large file(s)."
-    )
-    return ToolError(
-        "prompt_too_large", message, model=spec.model_name, context_window=spec.context_window,
-        room_tokens=max(exc.room, 0), files=[{"path": path, "tokens": tokens} for path, tokens in exc.files],
-    )
-
-
 def _check_budget(ctx: RequestContext) -> None:
     limit = ctx.settings.max_cost_per_thread_usd
     if limit is not None and ctx.thread is not None and ctx.thread.total_cost_usd >= limit:
@@ -301,7 +266,7 @@ async def consult(
     try:
         first = prepare(chosen)
     except FilesDoNotFitError as exc:
-        raise _files_refusal(exc, chosen, alone=route is None) from exc
+        raise refusal(exc, chosen, alone=route is None) from exc
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
     policy = RetryPolicy(

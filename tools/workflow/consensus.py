@@ -17,7 +17,8 @@ from providers.base import ImageInput
 from providers.registry import ModelResolutionError, ProviderRegistry, Route
 from providers.resilient import RetryPolicy
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import Answer, consult, dropped_note, exchange_turns, load_files, load_images
+from tools.consult import Answer, consult, exchange_turns, load_files, load_images
+from tools.fit import dropped_note
 from tools.context import RequestContext, no_progress
 from tools.fields import StrictModel
 from tools.workflow.fields import StepFields

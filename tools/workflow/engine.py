@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import consult, dropped_note, exchange_turns, load_files
+from tools.consult import consult, exchange_turns, load_files
+from tools.fit import dropped_note
 from tools.context import RequestContext
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
