@@ -3,6 +3,9 @@
 The tool forwards the prompt to the OpenAI-compatible endpoint at BARE_API_URL through the `openai`
 SDK, with none of Quorum's work (no validation model, no threads, no files, no budget). Like Quorum it
 imports `openai` on first use, so its start-up is the MCP SDK's own.
+
+With BARE_FILES=1 the tool also takes `files` (absolute paths): it reads each one and sends its text after the
+prompt, the same I/O a continuation turn of Quorum does with its thread's files and nothing more.
 """
 
 from __future__ import annotations
@@ -22,11 +25,28 @@ CHAT_SCHEMA = {
 }
 
 
+FILES_SCHEMA = {
+    "type": "object",
+    "properties": {**CHAT_SCHEMA["properties"], "files": {"type": "array", "items": {"type": "string"}}},
+    "required": ["prompt"],
+}
+
+
+def _with_files(prompt: str, paths: list[str]) -> str:
+    parts = [prompt]
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            parts.append(f"--- {path} ---\n{handle.read()}")
+    return "\n\n".join(parts)
+
+
 def create_server() -> Server[Any]:
     client: Any = None
+    files = os.environ.get("BARE_FILES") == "1"
 
     async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        tool = types.Tool(name="chat", description="Ask a model.", input_schema=CHAT_SCHEMA)
+        schema = FILES_SCHEMA if files else CHAT_SCHEMA
+        tool = types.Tool(name="chat", description="Ask a model.", input_schema=schema)
         return types.ListToolsResult(tools=[tool])
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -36,6 +56,8 @@ def create_server() -> Server[Any]:
 
             client = openai.AsyncOpenAI(base_url=os.environ["BARE_API_URL"], api_key="bare", max_retries=0)
         prompt = str((params.arguments or {}).get("prompt", ""))
+        if files:
+            prompt = _with_files(prompt, list((params.arguments or {}).get("files") or []))
         reply = await client.chat.completions.create(
             model=os.environ.get("BARE_MODEL", "gpt-fake"),
             messages=[{"role": "user", "content": prompt}],

@@ -118,13 +118,15 @@ class Sizes:
     concurrent: int
     memory_marks: tuple[int, int]
     memory_parallel: int
+    turn_calls: int = 20
+    turn_file_bytes: int = 42 * 1024
 
     @classmethod
     def for_mode(cls, quick: bool) -> Sizes:
         if quick:
             return cls(quick=True, cold_runs=1, calls=5, warmup=1, repeats=1, turns=3, file_bytes=4_096,
                        small_file_bytes=300, cross_rounds=1, slow_delay=0.3, concurrent=4,
-                       memory_marks=(20, 40), memory_parallel=4)
+                       memory_marks=(20, 40), memory_parallel=4, turn_calls=3, turn_file_bytes=4_096)
         return cls(quick=False, cold_runs=5, calls=50, warmup=2, repeats=3, turns=20, file_bytes=40 * 1024,
                    small_file_bytes=1_024, cross_rounds=5, slow_delay=1.0, concurrent=10,
                    memory_marks=(500, 5_000), memory_parallel=8)
@@ -223,20 +225,32 @@ class Bench:
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
 
-    def quorum_env(self, home: Path | None = None, **extra: str) -> dict[str, str]:
-        home = home or self.root / "home"
-        return quorum_env(
-            home, self.fake.url, CUSTOM_MODEL_NAME="", CUSTOM_MODELS_CONFIG_PATH=str(self.catalogue),
-            QUORUM_ALLOWED_ROOTS=str(self.workdir), **extra,
-        )
+    def quorum_env(self, home: Path | None = None, local: bool = False, **extra: str) -> dict[str, str]:
+        """Quorum reaching the fake as the OpenAI vendor (OPENAI_BASE_URL), or with `local` as a custom local server.
 
-    def bare_env(self) -> dict[str, str]:
-        return clean_environ({"BARE_API_URL": self.fake.openai_url, "BARE_MODEL": BENCH_MODELS[0]})
+        The two differ in one way the rows can see: OpenAI's API takes a system message after the material, a
+        local server's chat template may not, so there the tool's instructions join the leading system text.
+        """
+        home = home or self.root / "home"
+        vendor = {"CUSTOM_MODEL_NAME": "", "CUSTOM_MODELS_CONFIG_PATH": str(self.catalogue)} if local else {
+            "CUSTOM_API_URL": "", "CUSTOM_MODEL_NAME": "", "OPENAI_API_KEY": "bench-key-0123456789",
+            "OPENAI_BASE_URL": self.fake.openai_url, "OPENAI_MODELS_CONFIG_PATH": str(self.catalogue)}
+        return quorum_env(home, self.fake.url, QUORUM_ALLOWED_ROOTS=str(self.workdir), **vendor, **extra)
+
+    def bare_env(self, files: bool = False) -> dict[str, str]:
+        extra = {"BARE_FILES": "1"} if files else {}
+        return clean_environ({"BARE_API_URL": self.fake.openai_url, "BARE_MODEL": BENCH_MODELS[0], **extra})
 
     async def session(self, which: str) -> Any:
-        """The shared stdio session to 'quorum' or 'bare', spawned on first use (through the pid launcher)."""
+        """The shared stdio session to 'quorum', 'quorum_local', 'bare' or 'bare_files' (the floor reading files
+        too), spawned on first use (through the pid launcher)."""
         if which not in self._sessions:
-            script, env = (SERVER, self.quorum_env()) if which == "quorum" else (BARE_SERVER, self.bare_env())
+            script, env = {
+                "quorum": lambda: (SERVER, self.quorum_env()),
+                "quorum_local": lambda: (SERVER, self.quorum_env(self.root / "home-local", local=True)),
+                "bare": lambda: (BARE_SERVER, self.bare_env()),
+                "bare_files": lambda: (BARE_SERVER, self.bare_env(files=True)),
+            }[which]()
             pidfile = self.root / f"{which}.pid"
             params = stdio(LAUNCHER, {**env, "QUORUM_BENCH_PIDFILE": str(pidfile)}, str(script))
             self._sessions[which] = await self._stack.enter_async_context(connect(params))

@@ -126,15 +126,15 @@ async def continuation_cost(bench: Bench) -> RowResult:
     return RowResult("continuation", lines, details)
 
 
-def _workflow_arguments(tool: Any, round_no: int, file: Path, thread_id: str) -> dict[str, Any]:
+def _workflow_arguments(tool: Any, round_no: int, files: list[Path], thread_id: str) -> dict[str, Any]:
     wanted: dict[str, Any] = {
-        "step": f"Round {round_no}: examined the request path in {file.name} for {tool.name}.",
+        "step": f"Round {round_no}: examined the request path in {files[0].name} for {tool.name}.",
         "step_number": 1,
         "total_steps": 1,
         "next_step_required": False,
         "findings": "handler_* functions retry without backoff; compute() is called with unchecked limits.",
-        "relevant_files": [str(file)],
-        "files_checked": [str(file)],
+        "relevant_files": [str(f) for f in files],
+        "files_checked": [str(f) for f in files],
         "confidence": "high",
         "hypothesis": "Unbounded retries amplify load when compute() fails.",
         "continuation_id": thread_id,
@@ -146,6 +146,44 @@ def _workflow_arguments(tool: Any, round_no: int, file: Path, thread_id: str) ->
     return arguments
 
 
+async def _tool_thread(bench: Bench, which: str, tools: dict[str, Any], files: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """chat → analyze → codereview → debug, round after round, on one thread: (calls made, provider requests)."""
+    client = await bench.session(which)
+    bench.provider(0.0)
+    thread_id = ""
+    calls_made: list[dict[str, Any]] = []
+    for round_no in range(1, bench.sizes.cross_rounds + 1):
+        for name in ("chat", *WORKFLOW_TOOLS):
+            if name == "chat":
+                arguments: dict[str, Any] = {"prompt": f"Round {round_no}: what does {files[0].name} do?",
+                                             "absolute_file_paths": [str(f) for f in files]}
+                if thread_id:
+                    arguments["continuation_id"] = thread_id
+            else:
+                arguments = _workflow_arguments(tools[name], round_no, files, thread_id)
+            body, is_error = await call(client, name, arguments)
+            offered = (body.get("continuation_offer") or {}).get("continuation_id")
+            same_thread = not thread_id or offered in (None, thread_id)
+            calls_made.append({"tool": name, "error": is_error, "status": body.get("status"),
+                               "same_thread": same_thread,
+                               "message": str(body.get("content", ""))[:200] if is_error else ""})
+            thread_id = thread_id or offered or ""
+    return calls_made, await finished_requests(bench, 0)
+
+
+def prefix_shares(bodies: list[dict[str, Any]]) -> list[float]:
+    """Per request after the first: its byte-identical prefix with the previous one, as % of the previous."""
+    wires = [wire_bytes(b) for b in bodies]
+    return [100 * common_prefix(prev, cur) / len(prev) for prev, cur in zip(wires, wires[1:])]
+
+
+def instructions_after_material(body: dict[str, Any]) -> bool:
+    """Whether the request ends with a system message of its own (the tool's instructions after the material)."""
+    messages = body.get("messages", [])
+    return len(messages) >= 3 and messages[-1].get("role") == "system" and messages[0].get("role") == "system" \
+        and messages[-1].get("content") != messages[0].get("content")
+
+
 async def cross_tool_thread(bench: Bench) -> RowResult:
     tools = await listed_tools(bench)
     missing = [name for name in WORKFLOW_TOOLS if name not in tools]
@@ -154,36 +192,33 @@ async def cross_tool_thread(bench: Bench) -> RowResult:
         message = f"{NOT_REGISTERED}: {', '.join(missing)}"
         return RowResult("cross_tool", [Line(label, None, None, "calls", "0 failures", note=message)],
                          status="n/a", message=message)
-    file = source_file(bench.workdir / "service.py", 8 * 1024, 7)
-    client = await bench.session("quorum")
-    bench.provider(0.0)
-    thread_id = ""
-    calls_made: list[dict[str, Any]] = []
-    for round_no in range(1, bench.sizes.cross_rounds + 1):
-        for name in ("chat", *WORKFLOW_TOOLS):
-            if name == "chat":
-                arguments: dict[str, Any] = {"prompt": f"Round {round_no}: what does {file.name} do?",
-                                             "absolute_file_paths": [str(file)]}
-                if thread_id:
-                    arguments["continuation_id"] = thread_id
-            else:
-                arguments = _workflow_arguments(tools[name], round_no, file, thread_id)
-            body, is_error = await call(client, name, arguments)
-            offered = (body.get("continuation_offer") or {}).get("continuation_id")
-            same_thread = not thread_id or offered in (None, thread_id)
-            calls_made.append({"tool": name, "error": is_error, "status": body.get("status"),
-                               "same_thread": same_thread,
-                               "message": str(body.get("content", ""))[:200] if is_error else ""})
-            thread_id = thread_id or offered or ""
-    recorded = await finished_requests(bench, 0)
-    sizes = [len(json.dumps(r["body"]).encode()) for r in recorded]
+    folder = bench.workdir / "cross"
+    folder.mkdir(exist_ok=True)
+    files = [source_file(folder / f"service_{i}.py", bench.sizes.file_bytes, 7 + i) for i in range(5)]
+    calls_made, recorded = await _tool_thread(bench, "quorum", tools, files)
+    bodies = [r["body"] for r in recorded]
+    sizes = [len(json.dumps(b).encode()) for b in bodies]
     failures = sum(1 for c in calls_made if c["error"] or not c["same_thread"])
-    embeds = [[path for path, _ in file_blocks(r["body"])] for r in recorded]
+    embeds = [[path for path, _ in file_blocks(b)] for b in bodies]
     twice = sum(len(paths) - len(set(paths)) for paths in embeds)
+    shares = prefix_shares(bodies)
+    placed = sum(instructions_after_material(b) for b in bodies)
+    # The same thread on a local server, whose chat template may refuse a later system message: there the
+    # instructions join the leading system text, so requests of different tools differ from their start.
+    _, local_recorded = await _tool_thread(bench, "quorum_local", tools, files)
+    local_shares = prefix_shares([r["body"] for r in local_recorded])
     lines = [
         Line(f"{label} ({len(calls_made)} calls, one continuation_id)", failures, None, "calls", "0 failures",
              passed=failures == 0 and twice == 0,
              note=f"{len(recorded)} provider requests; a file embedded twice in one request: {twice} times"),
+        Line("  shared prefix with previous request (another tool), min (%)", min(shares), 100.0, "%",
+             f"≥ {PREFIX_TARGET:g} %", passed=min(shares) >= PREFIX_TARGET,
+             note=f"5 files of {bench.sizes.file_bytes // 1024} KB; the tool's instructions follow the material as "
+                  f"a system message in {placed}/{len(bodies)} requests"),
+        Line("  shared prefix with previous request (another tool), median (%)", median(shares), 100.0, "%",
+             f"≥ {PREFIX_TARGET:g} %", passed=median(shares) >= PREFIX_TARGET),
+        Line("  same thread on a local server (instructions lead), median (%)", median(local_shares), None, "%",
+             "reported"),
         Line("  bytes per provider request, median", median(sizes) if sizes else None, None, "bytes", "reported",
              note=f"first {sizes[0]:,} B, last {sizes[-1]:,} B" if sizes else ""),
     ]
@@ -193,5 +228,8 @@ async def cross_tool_thread(bench: Bench) -> RowResult:
             by_tool.setdefault(made["tool"], []).append(size)
     details = {"calls": calls_made, "request_bytes": sizes, "files_embedded_per_request": [len(e) for e in embeds],
                "median_bytes_by_tool": {tool: median(v) for tool, v in by_tool.items()},
-               "request_models": [r["body"].get("model") for r in recorded]}
+               "request_models": [b.get("model") for b in bodies],
+               "prefix_pct_per_request": [round(x, 2) for x in shares],
+               "local_server_prefix_pct_per_request": [round(x, 2) for x in local_shares],
+               "instructions_after_material": placed}
     return RowResult("cross_tool", lines, details)

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable as a script from anywhere
 
-from bench import calls, conversation, memory, redaction_bench, startup, store_row  # noqa: E402
+from bench import calls, conversation, memory, redaction_bench, startup, store_row, turn_latency  # noqa: E402
 from bench.common import BENCH_DIR, REPO, Bench, Line, RowResult, Sizes  # noqa: E402
 
 RowFn = Callable[[Bench], Awaitable[RowResult]]
@@ -35,6 +35,7 @@ ROWS: dict[str, RowFn] = {
     "tool_list": startup.tool_list_weight,
     "per_call": calls.per_call_overhead,
     "continuation": conversation.continuation_cost,
+    "turn": turn_latency.continuation_turn,
     "cross_tool": conversation.cross_tool_thread,
     "consensus": calls.consensus,
     "concurrency": calls.concurrency,

@@ -7,7 +7,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from providers.catalogue import ModelSpec
 
-Role = Literal["user", "assistant"]
+# "system" is only used inside the adapters, for instructions placed after the material.
+Role = Literal["user", "assistant", "system"]
 ThinkingMode = Literal["minimal", "low", "medium", "high", "max"]
 
 
@@ -17,6 +18,9 @@ class Message:
 
     role: Role
     content: str
+    # Offsets in `content` after which the text stays the same for the rest of the thread (end of the file
+    # block, end of the history): a provider with explicit prompt-cache markers ends a cached prefix there.
+    cache_points: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,13 @@ class ImageInput:
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """Everything one provider call needs, already resolved and budgeted."""
+    """Everything one provider call needs, already resolved and budgeted.
+
+    Without a `preamble`, `system_prompt` is sent first, as usual. With one, the preamble (the same for every
+    tool) is sent first and `system_prompt` (the task's instructions) after the messages, as a system message
+    where the endpoint takes one there, joined to the preamble where it does not (shaping.arrange_system_text):
+    so the material in the messages stays a prefix that requests from different tools share.
+    """
 
     model: str
     system_prompt: str
@@ -38,6 +48,7 @@ class GenerateRequest:
     thinking_mode: ThinkingMode | None = None
     max_output_tokens: int | None = None
     images: tuple[ImageInput, ...] = ()
+    preamble: str = ""
 
 
 @dataclass(frozen=True)

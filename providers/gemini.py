@@ -18,7 +18,7 @@ from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
 from providers.errors import CallErrors, ProviderError
 from providers.shaping import (
-    apply_temperature, check_images, fold_system_prompt, output_limit, pick_effort,
+    apply_temperature, arrange_system_text, check_images, output_limit, pick_effort,
     retry_after_seconds, shared_tls_context,
 )
 
@@ -128,9 +128,10 @@ class GeminiProvider(LazyClient):
                notes: list[str]) -> tuple[list[types.Content], types.GenerateContentConfig]:
         from google.genai import types
 
-        system, turns = fold_system_prompt(request, spec)
-        contents = [types.Content(role="model" if role == "assistant" else "user", parts=[types.Part(text=text)])
-                    for role, text in turns]
+        # Gemini has one system instruction, ahead of the contents: instructions placed after the material join it.
+        system, messages = arrange_system_text(request, spec, late_system=False)
+        contents = [types.Content(role="model" if m.role == "assistant" else "user", parts=[types.Part(text=m.content)])
+                    for m in messages]
         if request.images:
             last_user = max((i for i, c in enumerate(contents) if c.role == "user"), default=None)
             if last_user is None:

@@ -18,8 +18,8 @@ from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
 from providers.errors import CallErrors, ProviderError
 from providers.shaping import (
-    apply_temperature, check_images, data_url, fold_system_prompt, image_turn, output_limit,
-    reasoning_effort, retry_after_seconds, shared_tls_context,
+    apply_temperature, arrange_system_text, check_images, data_url, image_turn, output_limit,
+    reasoning_effort, retry_after_seconds, shared_tls_context, text_parts,
 )
 
 __all__ = ["AzureSettings", "OpenAICompatibleProvider", "chat_messages", "responses_input", "retry_after_seconds"]
@@ -41,27 +41,46 @@ class AzureSettings:
     deployments: Mapping[str, str] = field(default_factory=dict)
 
 
-def chat_messages(request: GenerateRequest, spec: ModelSpec) -> list[dict[str, Any]]:
-    """Chat-completions messages; images ride on the last user message as data-URL parts."""
-    system, turns = fold_system_prompt(request, spec)
-    carrier = image_turn(request, turns)
-    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-    for i, (role, text) in enumerate(turns):
-        content: Any = text if i != carrier else [{"type": "text", "text": text}] + [
-            {"type": "image_url", "image_url": {"url": data_url(img)}} for img in request.images]
-        messages.append({"role": role, "content": content})
-    return messages
+# Anthropic's explicit prompt cache (through OpenRouter): a breakpoint ends a cached prefix at a content part.
+CACHE_MARKER = {"type": "ephemeral"}
 
 
-def responses_input(request: GenerateRequest, spec: ModelSpec) -> tuple[str, list[dict[str, Any]]]:
-    """(instructions, input items) for the responses API; images ride on the last user item."""
-    system, turns = fold_system_prompt(request, spec)
-    carrier = image_turn(request, turns)
+def chat_messages(
+    request: GenerateRequest, spec: ModelSpec, *, late_system: bool = True, cache_markers: bool = False
+) -> list[dict[str, Any]]:
+    """Chat-completions messages; images ride on the last user message as data-URL parts.
+
+    With `cache_markers`, a user message with cache points is sent as text parts, each part that ends a stable
+    prefix marked with `cache_control`.
+    """
+    system, messages = arrange_system_text(request, spec, late_system=late_system)
+    carrier = image_turn(request, messages)
+    out: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for i, message in enumerate(messages):
+        marked = cache_markers and message.role == "user" and bool(message.cache_points)
+        content: Any = message.content
+        if marked or i == carrier:
+            content = text_parts(message, marker=CACHE_MARKER if marked else None)
+        if i == carrier:
+            content += [{"type": "image_url", "image_url": {"url": data_url(img)}} for img in request.images]
+        out.append({"role": message.role, "content": content})
+    return out
+
+
+def responses_input(
+    request: GenerateRequest, spec: ModelSpec, *, late_system: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    """(instructions, input items) for the responses API; images ride on the last user item.
+
+    Instructions placed after the material go as a developer item, the responses API's role for them.
+    """
+    system, messages = arrange_system_text(request, spec, late_system=late_system)
+    carrier = image_turn(request, messages)
     items: list[dict[str, Any]] = []
-    for i, (role, text) in enumerate(turns):
-        content: Any = text if i != carrier else [{"type": "input_text", "text": text}] + [
+    for i, message in enumerate(messages):
+        content: Any = message.content if i != carrier else [{"type": "input_text", "text": message.content}] + [
             {"type": "input_image", "image_url": data_url(img)} for img in request.images]
-        items.append({"role": role, "content": content})
+        items.append({"role": "developer" if message.role == "system" else message.role, "content": content})
     return system, items
 
 
@@ -96,9 +115,14 @@ class OpenAICompatibleProvider(LazyClient):
     def __init__(
         self, name: str, *, base_url: str, api_key: str = "", models: Sequence[ModelSpec] = (),
         default_headers: Mapping[str, str] | None = None, azure: AzureSettings | None = None,
-        connect_timeout: float = 10.0, timeout: float = 300.0,
+        connect_timeout: float = 10.0, timeout: float = 300.0, late_system: bool = True,
+        cache_marker_prefixes: Sequence[str] = (),
     ) -> None:
         self.name = name
+        # Whether the endpoint takes a system message after the first message (local chat templates often refuse one).
+        self._late_system = late_system
+        # Model-name prefixes whose prompt cache needs explicit breakpoints (Anthropic models through OpenRouter).
+        self._marker_prefixes = tuple(p.lower() for p in cache_marker_prefixes)
         self.base_url = base_url
         self._api_key = api_key
         self._models = list(models)
@@ -167,7 +191,9 @@ class OpenAICompatibleProvider(LazyClient):
         return self._azure.deployments.get(spec.model_name) or spec.deployment or spec.model_name
 
     def _chat_params(self, request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> dict[str, Any]:
-        params: dict[str, Any] = {"model": self._wire_model(spec), "messages": chat_messages(request, spec)}
+        markers = spec.model_name.lower().startswith(self._marker_prefixes) if self._marker_prefixes else False
+        messages = chat_messages(request, spec, late_system=self._late_system, cache_markers=markers)
+        params: dict[str, Any] = {"model": self._wire_model(spec), "messages": messages}
         temperature = apply_temperature(request, spec, notes)
         if temperature is not None:
             params["temperature"] = temperature
@@ -181,7 +207,7 @@ class OpenAICompatibleProvider(LazyClient):
         return params
 
     def _responses_params(self, request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> dict[str, Any]:
-        instructions, items = responses_input(request, spec)
+        instructions, items = responses_input(request, spec, late_system=self._late_system)
         params: dict[str, Any] = {"model": self._wire_model(spec), "input": items}
         if instructions:
             params["instructions"] = instructions

@@ -109,6 +109,8 @@ def build_provider(v: Vendor, settings: Settings, models: list[ModelSpec]) -> Pr
         azure=azure,
         connect_timeout=settings.connect_timeout_s,
         timeout=settings.provider_timeout_s,
+        late_system=v.late_system,
+        cache_marker_prefixes=v.cache_marker_prefixes,
     )
 
 

@@ -12,8 +12,9 @@ import functools
 import ssl
 import time
 from collections.abc import Mapping
+from typing import Any
 
-from providers.base import GenerateRequest, ImageInput, ThinkingMode
+from providers.base import GenerateRequest, ImageInput, Message, ThinkingMode
 from providers.catalogue import Effort, ModelSpec
 from providers.errors import BadRequestError
 from utils.gate.images import MIB, image_limit_bytes
@@ -86,27 +87,57 @@ def check_images(request: GenerateRequest, spec: ModelSpec, provider: str) -> No
                 provider=provider, model=spec.model_name)
 
 
-def fold_system_prompt(request: GenerateRequest, spec: ModelSpec) -> tuple[str, list[tuple[str, str]]]:
-    """(system prompt to send separately, [(role, text)]): folded into the first user turn if unsupported."""
-    turns: list[tuple[str, str]] = [(m.role, m.content) for m in request.messages]
-    if spec.supports_system_prompt or not request.system_prompt:
-        return request.system_prompt, turns
-    first_user = next((i for i, (role, _) in enumerate(turns) if role == "user"), None)
+def arrange_system_text(
+    request: GenerateRequest, spec: ModelSpec, *, late_system: bool
+) -> tuple[str, list[Message]]:
+    """(leading system text, messages) as this endpoint and model can take them.
+
+    With a preamble, the request's system prompt goes after the messages as a system message when the
+    endpoint accepts one there (`late_system`), so the material before it stays a cacheable prefix; otherwise
+    it joins the preamble. A model without a system prompt gets all of it at the head of its first user message.
+    """
+    messages = list(request.messages)
+    if not request.preamble:
+        system = request.system_prompt
+    elif late_system and spec.supports_system_prompt and messages and request.system_prompt:
+        system = request.preamble
+        messages.append(Message("system", request.system_prompt))
+    else:
+        system = f"{request.preamble.rstrip()}\n\n{request.system_prompt}" if request.system_prompt else request.preamble
+    if spec.supports_system_prompt or not system:
+        return system, messages
+    first_user = next((i for i, m in enumerate(messages) if m.role == "user"), None)
     if first_user is None:
-        return "", [("user", request.system_prompt), *turns]
-    turns[first_user] = ("user", f"{request.system_prompt}\n\n{turns[first_user][1]}")
-    return "", turns
+        return "", [Message("user", system), *messages]
+    head = f"{system}\n\n"
+    target = messages[first_user]
+    messages[first_user] = Message("user", head + target.content, tuple(len(head) + p for p in target.cache_points))
+    return "", messages
 
 
-def image_turn(request: GenerateRequest, turns: list[tuple[str, str]]) -> int | None:
-    """Index of the turn that carries the request's images: the last user turn (an empty one is appended to
-    `turns` when there is none); None when the request has no images."""
+def text_parts(message: Message, *, marker: dict[str, str] | None, kind: str = "text") -> list[dict[str, Any]]:
+    """The message's text as content parts, cut at its cache points; each part before a cut carries `marker`."""
+    cuts = [p for p in message.cache_points if 0 < p < len(message.content)] if marker else []
+    parts: list[dict[str, Any]] = []
+    start = 0
+    for cut in [*cuts, len(message.content)]:
+        part: dict[str, Any] = {"type": kind, "text": message.content[start:cut]}
+        if marker and cut != len(message.content):
+            part["cache_control"] = dict(marker)
+        parts.append(part)
+        start = cut
+    return parts
+
+
+def image_turn(request: GenerateRequest, messages: list[Message]) -> int | None:
+    """Index of the message that carries the request's images: the last user message (an empty one is appended
+    to `messages` when there is none); None when the request has no images."""
     if not request.images:
         return None
-    last_user = max((i for i, (role, _) in enumerate(turns) if role == "user"), default=None)
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last_user is None:
-        turns.append(("user", ""))
-        last_user = len(turns) - 1
+        messages.append(Message("user", ""))
+        last_user = len(messages) - 1
     return last_user
 
 

@@ -28,6 +28,11 @@ class Vendor:
     api_version_env: str = ""
     api_version: str = ""
     docs_hint: str = ""
+    # Takes a system message after the material (OpenAI's API does; local chat templates often refuse one), so
+    # the tool's instructions can follow the files and history and those stay a prefix shared across tools.
+    late_system: bool = True
+    # Model-name prefixes whose prompt cache needs explicit `cache_control` breakpoints.
+    cache_marker_prefixes: tuple[str, ...] = ()
 
     @property
     def allow_env(self) -> str:
@@ -109,6 +114,7 @@ VENDORS: tuple[Vendor, ...] = (
         tier="custom",
         key_optional=True,
         enabled_by_env="CUSTOM_API_URL",
+        late_system=False,
         docs_hint="set CUSTOM_API_URL (e.g. http://localhost:11434/v1) and CUSTOM_MODEL_NAME",
     ),
     Vendor(
@@ -120,6 +126,7 @@ VENDORS: tuple[Vendor, ...] = (
         base_url_env="OPENROUTER_BASE_URL",
         tier="catch_all",
         headers={"HTTP-Referer": "https://github.com/quorum-mcp/quorum", "X-Title": "Quorum MCP"},
+        cache_marker_prefixes=("anthropic/",),
         docs_hint="any model id such as 'anthropic/claude-sonnet-4.5' is routed here",
     ),
 )

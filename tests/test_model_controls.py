@@ -169,7 +169,7 @@ async def test_a_data_url_image_reaches_an_openai_model_as_an_image_part(
 ) -> None:
     url = "data:image/png;base64," + base64.b64encode(PNG).decode()
     _, rec = await chat(fake_server, tmp_path, model="gpt5", images=[url])
-    content = rec.body["messages"][-1]["content"]
+    content = [m for m in rec.body["messages"] if m["role"] == "user"][-1]["content"]
     assert {"type": "image_url", "image_url": {"url": url}} in content
 
 

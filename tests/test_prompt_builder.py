@@ -9,7 +9,7 @@ import pytest
 from utils.budget import Allocation
 from utils.conversation import FileRef, Turn
 from utils.files import FileContent
-from utils.prompt_builder import PromptTooLargeError, build_prompt, file_references
+from utils.prompt_builder import FilesDoNotFitError, PromptTooLargeError, build_prompt, file_references
 
 
 def fc(path: str, text: str) -> FileContent:
@@ -36,7 +36,7 @@ def turn(role: str, content: str, *files: FileContent) -> Turn:
     return Turn(role=role, content=content, files=refs)  # type: ignore[arg-type]
 
 
-def build(turns=(), new_files=(), history_files=None, allocation=None, new_input="now?"):
+def build(turns=(), new_files=(), history_files=None, allocation=None, new_input="now?", optional_files=()):
     return build_prompt(
         system_prompt="sys",
         turns=list(turns),
@@ -45,6 +45,7 @@ def build(turns=(), new_files=(), history_files=None, allocation=None, new_input
         history_files=history_files or {},
         allocation=allocation or alloc(),
         count=words,
+        optional_files=list(optional_files),
     )
 
 
@@ -142,3 +143,34 @@ def test_file_references_track_first_and_newest_mention(refs, expected_first, ex
     first, last, last_sha = file_references(turns)
     assert first == expected_first and last == expected_last
     assert set(last_sha) == set(expected_last)
+
+
+def test_files_of_the_call_that_cannot_fit_are_refused_with_each_file_and_the_room():
+    big, small = fc("/p/big.py", "big " * 2_000), fc("/p/small.py", "small")
+    with pytest.raises(FilesDoNotFitError) as raised:
+        build(new_files=[small, big], allocation=alloc(files=400, history=600, reserve=100))
+    sizes = dict(raised.value.files)
+    assert set(sizes) == {"/p/big.py", "/p/small.py"} and sizes["/p/big.py"] > raised.value.room > sizes["/p/small.py"]
+
+
+def test_files_of_the_call_may_take_the_history_share_and_history_yields():
+    f = fc("/p/f.py", "word " * 600)
+    turns = [turn("user", "old question " + "pad " * 300), turn("assistant", "old answer")]
+    plan = build(turns, new_files=[f], allocation=alloc(files=400, history=400, reserve=100))
+    assert [e.path for e in plan.files] == ["/p/f.py"]
+    assert plan.turns_included < 2
+
+
+def test_files_a_tool_adds_are_left_out_when_they_do_not_fit_not_refused():
+    extra = fc("/p/extra.py", "x " * 2_000)
+    plan = build(optional_files=[extra], allocation=alloc(files=400, history=600, reserve=100))
+    assert plan.files == () and [d.what for d in plan.dropped] == ["/p/extra.py"]
+
+
+def test_the_text_is_cut_after_the_files_and_after_the_history_and_joins_back_whole():
+    f = fc("/p/a.py", "print('a')")
+    plan = build([turn("user", "look", f), turn("assistant", "seen")], history_files={"/p/a.py": f})
+    files, history, request = plan.sections
+    assert "".join(plan.sections) == plan.text
+    assert files.rstrip().endswith("=== END FILES ===") and history.rstrip().endswith("=== END CONVERSATION ===")
+    assert request.startswith("=== NEW REQUEST ===")

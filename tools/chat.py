@@ -6,6 +6,7 @@ from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
 from tools.consult import consult, exchange_turns, load_files, load_images, with_notes
+from tools.fit import dropped_note
 from tools.context import RequestContext
 from tools.fields import FileFields, ModelFields
 from utils.envelope import CONTINUATION_AVAILABLE
@@ -45,8 +46,9 @@ class ChatTool(Tool):
             thinking_mode=request.thinking_mode,
         )
         turns = exchange_turns(self.name, request.prompt, answer, images=request.images)
+        note = dropped_note(answer.plan)
         return ToolOutput(
-            content=answer.text,
+            content=f"{note}\n\n{answer.text}" if note else answer.text,
             status=CONTINUATION_AVAILABLE,
             content_type="markdown",
             metadata=with_notes(answer.metadata(), loaded.skipped),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +13,16 @@ from providers.base import GenerateRequest, GenerateResult, ImageInput, Message,
 from providers.failover import FailoverExhausted, Hop, Unsuitable, alternates, call_with_failover
 from providers.registry import Route
 from providers.resilient import Attempts, RetryPolicy, call_with_retries
-from tools.base import ToolError
+from tools.base import PROMPTS_DIR, ToolError
 from tools.context import RequestContext
+from tools.fit import refusal
 from utils.budget import allocate
 from utils.conversation import FileRef, Turn, image_refs
 from utils.files import FileContent, LoadedFiles, load_text_files, read_file
 from utils.gate.errors import GateError
 from utils.gate.images import load_image
 from utils.progress import heartbeat
-from utils.prompt_builder import PromptPlan, PromptTooLargeError, build_prompt
-from utils.tokens import count_tokens
+from utils.prompt_builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
 
 # Bytes of files read for one call: a generous bytes-per-token bound on the model's file budget (text runs
 # 3-4 bytes a token; more only for long runs of spaces), never above the ceiling, never below one file.
@@ -73,10 +74,14 @@ class Answer:
 
 
 def files_budget(ctx: RequestContext) -> int:
-    """How many bytes of files one call may read: what the model's file budget could possibly hold."""
+    """How many bytes of files one call may read: what the model's whole input room could possibly hold.
+
+    The call's own files may take the room of history too (older turns yield to them), so the budget is
+    files plus history; at a generous bytes-per-token it only cuts what certainly cannot fit.
+    """
     allocation = ctx.allocation
-    budget = allocation.files_tokens * _BYTES_PER_TOKEN if allocation else _FILES_BUDGET_NO_MODEL
-    return max(ctx.settings.max_file_bytes, min(budget, _FILES_BUDGET_CEILING))
+    room = (allocation.files_tokens + allocation.history_tokens) * _BYTES_PER_TOKEN if allocation else None
+    return min(room if room is not None else _FILES_BUDGET_NO_MODEL, _FILES_BUDGET_CEILING)
 
 
 async def load_files(ctx: RequestContext, raw: Sequence[str], *, budget: int | None = None) -> LoadedFiles:
@@ -85,7 +90,7 @@ async def load_files(ctx: RequestContext, raw: Sequence[str], *, budget: int | N
         return LoadedFiles()
     return await asyncio.to_thread(
         load_text_files, list(raw), ctx.policy, max_bytes=ctx.settings.max_file_bytes,
-        budget=files_budget(ctx) if budget is None else budget,
+        budget=files_budget(ctx) if budget is None else budget, cache=ctx.services.file_cache,
     )
 
 
@@ -104,7 +109,7 @@ def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, File
         if left <= 0:
             continue
         try:
-            content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes)
+            content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes, cache=ctx.services.file_cache)
         except (GateError, OSError):
             continue
         found[path] = content
@@ -144,6 +149,12 @@ def with_locale(system_prompt: str, locale: str) -> str:
         f"{system_prompt.rstrip()}\n\nWrite your answer in the language of the locale '{locale.strip()}', unless the "
         "user explicitly asks for another language. Keep code, identifiers, file paths and quotations unchanged.\n"
     )
+
+
+@functools.cache
+def preamble() -> str:
+    """The system text every consultation starts with, the same for every tool: the head of a shared prefix."""
+    return (PROMPTS_DIR / "common.md").read_text(encoding="utf-8")
 
 
 def _check_budget(ctx: RequestContext) -> None:
@@ -194,9 +205,17 @@ async def consult(
     include_history: bool = True,
     numbered: bool = True,
     history_filter: Callable[[Turn], bool] | None = None,
+    optional_files: Sequence[FileContent] = (),
 ) -> Answer:
     """Build the prompt for `route` (default: the request's model) and call it with retries and heartbeats.
 
+    `system_prompt` is the tool's instructions. The request is laid out stable-first so consecutive requests of
+    a thread share their prefix whatever the tool: the common preamble as system text, then the files, the
+    history and the new input as the user message, then the tool's instructions as a later system message
+    (joined to the preamble where the endpoint cannot take one there).
+
+    `files` (passed in this call) must fit the model's window, else the call is refused before any model is
+    paid; `optional_files` (added by a tool) and earlier files may be left out, newest kept.
     Only the request's own model fails over (QUORUM_FAILOVER); a model named through `route` was chosen
     on purpose (a consensus perspective) and reports its own failure.
     """
@@ -208,21 +227,28 @@ async def consult(
     turns = ctx.thread.turns if (ctx.thread and include_history) else ()
     if history_filter is not None:
         turns = tuple(t for t in turns if history_filter(t))
-    new_paths = {f.path for f in files}
+    new_paths = {f.path for f in files} | {f.path for f in optional_files}
     history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
     history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}
-    system = with_locale(system_prompt, settings.locale)
+    common = with_locale(preamble(), settings.locale)
+    instructions = system_prompt
+    render = ctx.services.render_cache
 
     def prepare(target: Route) -> tuple[PromptPlan, GenerateRequest]:
         """The prompt and request for one model, inside its own token budget."""
         spec = target.spec
         allocation = allocate(spec.context_window, spec.max_output_tokens)
         plan = build_prompt(
-            system_prompt=system, turns=turns, new_input=new_input, new_files=files, history_files=history_files,
-            allocation=allocation, count=lambda text: count_tokens(text, spec.tokenizer), numbered=numbered,
+            system_prompt=f"{common}\n\n{instructions}", turns=turns, new_input=new_input, new_files=files,
+            history_files=history_files, allocation=allocation, numbered=numbered, optional_files=optional_files,
+            count=lambda text: render.count(text, spec.tokenizer), render_block=render.block,
+            render_history_turn=render.turn,
         )
+        sections = plan.sections
+        points = tuple(sum(len(s) for s in sections[: i + 1]) for i in range(len(sections) - 1))
         request = GenerateRequest(
-            model=spec.model_name, system_prompt=system, messages=(Message(role="user", content=plan.text),),
+            model=spec.model_name, system_prompt=instructions, preamble=common,
+            messages=(Message("user", plan.text, cache_points=points),),
             temperature=temperature, thinking_mode=thinking_mode,
             max_output_tokens=min(spec.max_output_tokens, allocation.response_tokens), images=images,
         )
@@ -230,6 +256,8 @@ async def consult(
 
     try:
         first = prepare(chosen)
+    except FilesDoNotFitError as exc:
+        raise refusal(exc, chosen, alone=route is None) from exc
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
     policy = RetryPolicy(
@@ -267,9 +295,15 @@ async def consult(
         cost_usd=answered.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
         attempts=attempts.count,
         notes=tuple(result.notes),
-        passed=tuple(f.ref() for f in files),
+        passed=_passed(files, optional_files, plan),
         failover=hops,
     )
+
+
+def _passed(files: Sequence[FileContent], optional: Sequence[FileContent], plan: PromptPlan) -> tuple[FileRef, ...]:
+    """The call's files as the thread records them: all of `files` (they always fit), the optional ones embedded."""
+    embedded = {e.path for e in plan.files}
+    return tuple(f.ref() for f in files) + tuple(f.ref() for f in optional if f.path in embedded)
 
 
 def exchange_turns(

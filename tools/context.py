@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,8 @@ from utils.budget import Allocation, allocate
 from utils.conversation import Thread
 from utils.progress import ProgressFn
 from utils.principals import LOCAL, Principal
+from utils.file_cache import FileCache
+from utils.render_cache import RenderCache
 from utils.security import PathPolicy
 from utils.settings import Settings
 from utils.storage.base import ThreadStore
@@ -33,6 +35,9 @@ class Services:
     tools: Mapping[str, "Tool"]
     server_cwd: Path
     transport: str = "stdio"
+    # Content read, rendered and counted once per version, so a continuation turn does not redo it.
+    file_cache: FileCache = field(default_factory=FileCache)
+    render_cache: RenderCache = field(default_factory=RenderCache)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from utils.conversation import FileRef
 from utils.envelope import PROJECT_DIR_NAME
-from utils.redaction import redact_secrets
-from utils.gate.errors import FileTooLargeError, GateError, TooManyFilesError
-from utils.gate.opener import read_checked, too_large
+from utils.file_cache import FileCache, stat_key
+from utils.gate.errors import FilesOverBudgetError, FileTooLargeError, GateError, TooManyFilesError
+from utils.gate.opener import open_checked, too_large
+from utils.redaction import count_redactions, redact_secrets
 from utils.security import PathPolicy, is_secret_path
 
 __all__ = [
@@ -113,7 +114,8 @@ def collect(raw_paths: Sequence[str], policy: PathPolicy, *, max_files: int = 10
 
 
 def load_text_files(
-    raw_paths: Sequence[str], policy: PathPolicy, *, max_bytes: int, budget: int, max_files: int = 1000
+    raw_paths: Sequence[str], policy: PathPolicy, *, max_bytes: int, budget: int, max_files: int = 1000,
+    cache: FileCache | None = None,
 ) -> LoadedFiles:
     """Read what fits: files over the per-file cap or the remaining `budget` are skipped from stat, unread."""
     files: list[FileContent] = []
@@ -132,11 +134,19 @@ def load_text_files(
                 )
             skipped.append(f"{candidate.path} ({candidate.size:,} bytes, over {_CAP_NAME})")
             continue
+        if candidate.size > remaining and candidate.named:
+            raise FilesOverBudgetError(
+                f"{str(candidate.path)!r} is {candidate.size:,} bytes; with the files before it, this call has room "
+                f"for about {max(remaining, 0):,} bytes of files in the model's context window, so it cannot be sent "
+                "whole. No model was called. Choose a model with a larger context window (listmodels shows each "
+                "window), pass fewer files, or pass an excerpt of this one.",
+                size=candidate.size, limit=max(remaining, 0),
+            )
         if candidate.size > remaining:
             skipped.append(f"{candidate.path} ({candidate.size:,} bytes, does not fit the {remaining:,} bytes left)")
             continue
         try:
-            content = read_file(candidate.path, policy, max_bytes=max_bytes)
+            content = read_file(candidate.path, policy, max_bytes=max_bytes, cache=cache)
         except GateError:
             if candidate.named:
                 raise
@@ -195,20 +205,38 @@ def _size(path: Path) -> int:
         return 0  # the open reports what went wrong
 
 
-def read_file(path: Path | str, policy: PathPolicy, *, max_bytes: int) -> FileContent | None:
-    """Read a text file through the gate (None when it is binary); hash its bytes and redact its text."""
+def read_file(
+    path: Path | str, policy: PathPolicy, *, max_bytes: int, cache: FileCache | None = None,
+) -> FileContent | None:
+    """Read a text file through the gate (None when it is binary); hash its bytes and redact its text.
+
+    With a cache, a file whose checked descriptor shows the same identity and stat as a settled earlier
+    read is not read, hashed or redacted again; the open-time checks run either way.
+    """
     raw = str(path)
     checked = policy.check(raw)
-    opened = read_checked(raw, checked, policy, max_bytes, cap_name=_CAP_NAME, advice=_ADVICE)
-    data = opened.data
+    with open_checked(raw, checked, policy, max_bytes, cap_name=_CAP_NAME, advice=_ADVICE) as handle:
+        key = stat_key(handle.info)
+        if cache is not None:
+            hit = cache.lookup(handle.real, max_bytes, key)
+            if hit is not None:
+                count_redactions(hit[1])
+                return hit[0]
+            cache.reads += 1
+            started = cache.clock()
+        data = handle.read()
+        after = stat_key(os.fstat(handle.fd))
     if b"\x00" in data[:_SNIFF_BYTES]:
         logger.info("skipping %s: not a text file", checked)
         return None
     text, redactions = redact_secrets(data.decode("utf-8", errors="replace"))
-    return FileContent(
-        path=str(opened.path), text=text, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+    content = FileContent(
+        path=str(handle.real), text=text, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
         redactions=sum(redactions.values()),
     )
+    if cache is not None:
+        cache.remember(handle.real, max_bytes, key, content, redactions, started, after)
+    return content
 
 
 def sha256_file(path: Path | str) -> str:

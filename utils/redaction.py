@@ -237,6 +237,13 @@ def redact_secrets(text: str) -> tuple[str, Counts]:
     return "".join(pieces) + text[last:], dict(counts)
 
 
+def count_redactions(counts: Counts) -> None:
+    """Add redactions made earlier (a cached file's) to the current request's tally, if one is counting."""
+    tally = _TALLY.get()
+    if tally is not None and counts:
+        tally.update(counts)
+
+
 def redact_text(text: str) -> str:
     """`text` with its secrets replaced (counted for the current request, if one is counting)."""
     return redact_secrets(text)[0]

@@ -18,6 +18,7 @@ from providers.registry import ModelResolutionError, ProviderRegistry, Route
 from providers.resilient import RetryPolicy
 from tools.base import Tool, ToolError, ToolOutput
 from tools.consult import Answer, consult, exchange_turns, load_files, load_images, with_notes
+from tools.fit import dropped_note
 from tools.context import RequestContext, no_progress
 from tools.fields import StrictModel
 from tools.workflow.fields import StepFields
@@ -336,6 +337,8 @@ class ConsensusTool(Tool):
         except TimeoutError:
             message = f"no answer within {deadline:g}s, this model's time bound in consensus (QUORUM_PROVIDER_TIMEOUT_S)"
             return Perspective(entry, route, error=message, error_kind="provider_error", seconds=time.monotonic() - started, note=note)
+        left_out = dropped_note(answer.plan)
+        note = "; ".join(n for n in (note, left_out) if n) or None
         return Perspective(entry, route, answer=answer, seconds=time.monotonic() - started, note=note)
 
     def _all_failed(self, perspectives: Sequence[Perspective]) -> ToolError:

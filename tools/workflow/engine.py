@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from tools.base import Tool, ToolError, ToolOutput
 from tools.consult import consult, exchange_turns, files_budget, load_files
+from tools.fit import dropped_note
 from tools.context import RequestContext
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
@@ -174,7 +175,8 @@ async def _finish(
         ctx,
         system_prompt=Tool.system_prompt(spec.name),
         new_input=expert_input_text(spec, run, extra_input),
-        files=[*files, *more],
+        files=files,
+        optional_files=more,
         thinking_mode=getattr(request, "thinking_mode", None),
         history_filter=lambda turn: turn.metadata.get("workflow", {}).get("run") != run_id,
     )
@@ -185,6 +187,9 @@ async def _finish(
     content = f"{spec.name} complete after {len(run['steps'])} steps; the expert's review is in expert_analysis. "
     if len(answer.text) > _LONG_ANSWER_CHARS:
         analysis, content = "The expert's answer is long: it is in 'content'.", answer.text + "\n\n---\n"
+    note = dropped_note(answer.plan)
+    if note:
+        content = f"{note}\n\n{content}"
     return ToolOutput(
         content=content + spec.guidance.on_complete,
         status=spec.complete_status,

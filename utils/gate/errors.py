@@ -58,6 +58,12 @@ class NotAnImageError(InvalidInputError):
     """The bytes are not a PNG, JPEG, GIF or WebP image, whatever the name or declared type says."""
 
 
+class FilesOverBudgetError(GateError):
+    """Files the caller named are larger than the model's window could hold, whatever else is left out."""
+
+    kind = "prompt_too_large"
+
+
 class PromptOverLimitError(GateError):
     """The prompt text is over the transport limit; it should come as prompt.txt."""
 

@@ -9,9 +9,11 @@ reads — from that descriptor, at most cap + 1 bytes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +48,28 @@ def kind_of(mode: int) -> str:
     return "not a regular file"
 
 
-def read_checked(
+class Handle:
+    """An open, checked descriptor: where it really is, its fstat, and a bounded read."""
+
+    def __init__(self, fd: int, info: os.stat_result, real: Path, raw: str, cap: int, cap_name: str, advice: str) -> None:
+        self.fd, self.info, self.real = fd, info, real
+        self._raw, self._cap, self._cap_name, self._advice = raw, cap, cap_name, advice
+
+    def read(self) -> bytes:
+        """The whole file, never more than cap + 1 bytes; over the cap is a FileTooLargeError."""
+        data = _read(self.fd, self._cap + 1)
+        if len(data) > self._cap:  # it grew after fstat
+            raise FileTooLargeError(too_large(self._raw, len(data), self._cap, self._cap_name, self._advice),
+                                    size=len(data), limit=self._cap)
+        return data
+
+
+@contextlib.contextmanager
+def open_checked(
     raw: str, path: Path, policy: PathPolicy, cap: int, *, cap_name: str,
     advice: str = "Pass a smaller file, or an excerpt of this one.",
-) -> Opened:
-    """Open `path` (already name-checked) and read it whole, or raise a GateError; `raw` is how the caller named it."""
+) -> Iterator[Handle]:
+    """Open `path` (already name-checked) and check the descriptor, or raise a GateError; `raw` is how the caller named it."""
     fd = _open(raw, path)
     try:
         info = os.fstat(fd)
@@ -67,12 +86,18 @@ def read_checked(
             )
         if info.st_size > cap:
             raise FileTooLargeError(too_large(raw, info.st_size, cap, cap_name, advice), size=info.st_size, limit=cap)
-        data = _read(fd, cap + 1)
-        if len(data) > cap:  # it grew after fstat
-            raise FileTooLargeError(too_large(raw, len(data), cap, cap_name, advice), size=len(data), limit=cap)
-        return Opened(path=real, data=data)
+        yield Handle(fd, info, real, raw, cap, cap_name, advice)
     finally:
         os.close(fd)
+
+
+def read_checked(
+    raw: str, path: Path, policy: PathPolicy, cap: int, *, cap_name: str,
+    advice: str = "Pass a smaller file, or an excerpt of this one.",
+) -> Opened:
+    """Open `path` (already name-checked), check the descriptor and read it whole, or raise a GateError."""
+    with open_checked(raw, path, policy, cap, cap_name=cap_name, advice=advice) as handle:
+        return Opened(path=handle.real, data=handle.read())
 
 
 def not_regular(raw: str, mode: int) -> PathRefusedError:
