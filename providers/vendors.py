@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,13 @@ class Vendor:
     api_version_env: str = ""
     api_version: str = ""
     docs_hint: str = ""
+    # Older names of the allow-list variable (PAL / Zen), read when Quorum's own is unset.
+    legacy_allow_envs: tuple[str, ...] = ()
+    # Header name -> the variable that replaces its default value (PAL's OPENROUTER_REFERER / _TITLE).
+    header_envs: Mapping[str, str] = field(default_factory=dict)
+
+    def header_overrides(self, get: Callable[[str], str]) -> dict[str, str]:
+        return {header: get(env).strip() for header, env in self.header_envs.items() if get(env).strip()}
 
     @property
     def allow_env(self) -> str:
@@ -47,6 +55,7 @@ VENDORS: tuple[Vendor, ...] = (
         base_url="",
         base_url_env="GEMINI_BASE_URL",
         docs_hint="get a key at Google AI Studio",
+        legacy_allow_envs=("GOOGLE_ALLOWED_MODELS",),
     ),
     Vendor(
         name="openai",
@@ -68,6 +77,7 @@ VENDORS: tuple[Vendor, ...] = (
         api_version_env="AZURE_OPENAI_API_VERSION",
         api_version="2025-04-01-preview",
         docs_hint="also set AZURE_OPENAI_ENDPOINT; deployments are declared in conf/azure_models.json",
+        legacy_allow_envs=("AZURE_OPENAI_ALLOWED_MODELS",),
     ),
     Vendor(
         name="xai",
@@ -120,6 +130,7 @@ VENDORS: tuple[Vendor, ...] = (
         base_url_env="OPENROUTER_BASE_URL",
         tier="catch_all",
         headers={"HTTP-Referer": "https://github.com/quorum-mcp/quorum", "X-Title": "Quorum MCP"},
+        header_envs={"HTTP-Referer": "OPENROUTER_REFERER", "X-Title": "OPENROUTER_TITLE"},
         docs_hint="any model id such as 'anthropic/claude-sonnet-4.5' is routed here",
     ),
 )

@@ -88,7 +88,7 @@ class Dispatcher:
         if spill_dir is not None:
             spill.append(spill_dir)
         request = self._prompt_from_file(tool, request, policy)
-        route = self._resolve_model(tool, request)
+        route = await self._resolve_model(tool, request)
         thread = await self._load_thread(tool, request)
         ctx = RequestContext(
             tool_name=name,
@@ -162,11 +162,12 @@ class Dispatcher:
             )
         return request
 
-    def _resolve_model(self, tool: Tool, request: BaseModel) -> Route | None:
+    async def _resolve_model(self, tool: Tool, request: BaseModel) -> Route | None:
         if tool.category is None:
             return None
         registry = self.services.registry
         asked = getattr(request, "model", None) or self.services.settings.default_model
+        await registry.prepare(asked)  # a local server's models are listed on first need, never at start-up
         try:
             if not asked or asked.strip().lower() == "auto":
                 return registry.auto_select(tool.category)

@@ -128,8 +128,11 @@ class FakeProviderServer:
         self.state.add_replies(r if isinstance(r, ReplySpec) else ReplySpec.model_validate(r) for r in replies)
 
     def configure(self, *, delay: float | None = None, hang_seconds: float | None = None,
-                  models: Sequence[str] | None = None) -> FakeConfig:
-        return self.state.configure(delay=delay, hang_seconds=hang_seconds, models=models)
+                  models: Sequence[str] | None = None, flavour: str | None = None,
+                  windows: dict[str, int] | None = None) -> FakeConfig:
+        """Change reply timing, the listed models, and which local server's discovery answers it imitates."""
+        return self.state.configure(delay=delay, hang_seconds=hang_seconds, models=models, flavour=flavour,
+                                    windows=windows)
 
     def reset(self) -> None:
         """Forget script and requests, and restore the start-up config."""

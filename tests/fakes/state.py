@@ -78,9 +78,12 @@ class FakeConfig:
     delay: float = 0.0
     hang_seconds: float = DEFAULT_HANG_SECONDS
     models: tuple[str, ...] = DEFAULT_MODELS
+    flavour: str = "plain"  # which local server the model listing imitates (tests/fakes/wire_local.py)
+    windows: dict[str, int] = field(default_factory=dict)  # context window per model, told the flavour's way
 
     def to_dict(self) -> dict[str, Any]:
-        return {"delay": self.delay, "hang_seconds": self.hang_seconds, "models": list(self.models)}
+        return {"delay": self.delay, "hang_seconds": self.hang_seconds, "models": list(self.models),
+                "flavour": self.flavour, "windows": dict(self.windows)}
 
 
 @dataclass
@@ -153,6 +156,7 @@ class FakeState:
 
     def configure(
         self, *, delay: float | None = None, hang_seconds: float | None = None, models: Sequence[str] | None = None,
+        flavour: str | None = None, windows: dict[str, int] | None = None,
     ) -> FakeConfig:
         with self._cond:
             if delay is not None:
@@ -161,6 +165,10 @@ class FakeState:
                 self.config.hang_seconds = max(0.0, float(hang_seconds))
             if models is not None:
                 self.config.models = tuple(models)
+            if flavour is not None:
+                self.config.flavour = flavour
+            if windows is not None:
+                self.config.windows = dict(windows)
             return FakeConfig(**asdict(self.config))
 
     def reset(self) -> None:
