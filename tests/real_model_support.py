@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.fakes.spawn import stop_process
 from tests.requirements import require
 
 N_CTX = 8_192
@@ -79,9 +80,4 @@ def llama_server(workdir: Path, aliases: Sequence[str]) -> Iterator[LlamaServer]
         _wait_ready(url, process, log)
         yield LlamaServer(url=url, aliases=tuple(aliases), process=process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, timeout=15)
