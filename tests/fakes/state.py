@@ -143,16 +143,22 @@ class FakeState:
         with self._cond:
             return list(self._log)
 
-    def wait_for_requests(self, count: int, timeout: float, *, finished: bool = False) -> list[RecordedRequest]:
-        """Block until `count` requests arrived (or finished); raise TimeoutError after `timeout`."""
+    def wait_for_requests(
+        self, count: int, timeout: float, *, finished: bool = False, kinds: frozenset[str] | None = None,
+    ) -> list[RecordedRequest]:
+        """Block until `count` requests (of `kinds`, when given) arrived (or finished); return those requests;
+        raise TimeoutError after `timeout`."""
+        def matching() -> list[RecordedRequest]:
+            return [r for r in self._log if kinds is None or r.kind in kinds]
+
         def ready() -> bool:
-            done = [r for r in self._log if r.finished is not None] if finished else self._log
+            done = [r for r in matching() if r.finished is not None] if finished else matching()
             return len(done) >= count
 
         with self._cond:
             if not self._cond.wait_for(ready, timeout=timeout):
-                raise TimeoutError(f"fake provider saw {len(self._log)} request(s), wanted {count} within {timeout}s")
-            return list(self._log)
+                raise TimeoutError(f"fake provider saw {len(matching())} request(s), wanted {count} within {timeout}s")
+            return matching()
 
     def configure(
         self, *, delay: float | None = None, hang_seconds: float | None = None, models: Sequence[str] | None = None,
