@@ -198,9 +198,12 @@ class ProviderRegistry:
                 if wanted in (n.lower() for n in spec.names()):
                     return self._route(v, spec)
         if self._local is not None and "custom" in self._providers:
+            custom = next(v for v in self.vendors if v.name == "custom")
+            allowed = _allow_list(self.settings, custom)
             for spec in self._local.extras:
-                if wanted in (n.lower() for n in spec.names()):
-                    return self._route(next(v for v in self.vendors if v.name == "custom"), spec)
+                names = {n.lower() for n in spec.names()}
+                if wanted in names and (allowed is None or allowed & names):
+                    return self._route(custom, spec)
         for v in self.vendors:
             for spec in self._restricted.get(v.name, []):
                 if wanted in (n.lower() for n in spec.names()):

@@ -164,3 +164,15 @@ async def test_discovery_of_a_closed_port_reports_the_connection_failure() -> No
     sock.close()
     found = await discover(url, timeout=5)
     assert found.models == () and "could not list models at" in found.error and "ConnectError" in found.error
+
+
+async def test_the_allow_list_also_covers_served_models_nobody_declared(
+    fake_server: FakeProviderServer, tmp_path: Path,
+) -> None:
+    fake_server.configure(models=[MODEL, "other-local"], flavour="vllm", windows={MODEL: 8_192})
+    env = local_env(fake_server, tmp_path / "home", CUSTOM_MODEL_NAME=MODEL, CUSTOM_ALLOWED_MODELS=MODEL)
+    async with quorum(env, tmp_path) as q:
+        await q.ok("chat", prompt="hello")
+        refused = await q.fail("chat", prompt="hello", model="other-local")
+    assert refused.metadata["error_kind"] == "unknown_model"
+    assert [r.body["model"] for r in fake_server.chat_requests()] == [MODEL]
