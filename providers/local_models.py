@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 
@@ -23,6 +24,15 @@ logger = logging.getLogger(__name__)
 ASSUMED_WINDOW = 32_768
 ASSUMED_OUTPUT = 2_048
 RETRY_AFTER_FAILURE_S = 30.0
+# How servers state their window when refusing a prompt: OpenAI's wording (llama-cpp-python, vLLM copy it)
+# and llama.cpp's own.
+_WINDOW_IN_ERROR = re.compile(r"maximum context length is (\d+) tokens|context window of (\d+)|n_ctx[=: ]+(\d+)")
+
+
+def window_in_error(message: str) -> int | None:
+    """The window a "prompt too long" answer states, if it states one."""
+    match = _WINDOW_IN_ERROR.search(message)
+    return int(next(g for g in match.groups() if g)) if match else None
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,19 @@ class LocalModels:
             self._failed_at = None
             self._merge(result)
             return result
+
+    def learn_window(self, name: str, window: int) -> bool:
+        """Adopt a window the server stated for one model (smaller than believed); False if nothing changed."""
+        for group in (self._models, self._extras):
+            for i, spec in enumerate(group):
+                if spec.model_name == name and window < spec.context_window:
+                    group[i] = spec.model_copy(update={
+                        "context_window": window,
+                        "max_output_tokens": min(spec.max_output_tokens, output_for_window(window))})
+                    self._sources[name] = "the server's context-length error"
+                    logger.warning("local model %s: the server's window is %d tokens; budgeting for it", name, window)
+                    return True
+        return False
 
     def _merge(self, result: Discovery) -> None:
         declared = {n.lower() for m in self._models for n in m.names()}

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +104,11 @@ class OpenAICompatibleProvider(LazyClient):
         self, name: str, *, base_url: str, api_key: str = "", models: Sequence[ModelSpec] = (),
         default_headers: Mapping[str, str] | None = None, azure: AzureSettings | None = None,
         connect_timeout: float = 10.0, timeout: float = 300.0,
+        on_context_error: Callable[[str, ContextTooLongError], ProviderError] | None = None,
     ) -> None:
         self.name = name
+        # Lets the registry learn a local server's real window from its "maximum context length" answer.
+        self._on_context_error = on_context_error
         self.base_url = base_url
         self._api_key = api_key
         self._models = list(models)
@@ -161,7 +164,10 @@ class OpenAICompatibleProvider(LazyClient):
                     reply = await client.chat.completions.create(**params)
         # ValueError covers undecodable JSON and pydantic validation of a malformed reply.
         except (openai.OpenAIError, TimeoutError, ValueError) as exc:
-            raise self._translate(exc, spec.model_name) from exc
+            error = self._translate(exc, spec.model_name)
+            if isinstance(error, ContextTooLongError) and self._on_context_error is not None:
+                error = self._on_context_error(spec.model_name, error)
+            raise error from exc
         parse = self._parse_response if spec.use_responses_api else self._parse_chat
         return parse(reply, spec, tuple(notes))
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from providers.base import Provider
+from providers.errors import ContextTooLongError, ProviderError
 from providers.catalogue import ModelSpec, catalogue_path, read_catalogue
 from providers.failover import FailoverPlan, FailoverSyntaxError, parse_failover
-from providers.local_models import LocalConfig, LocalModels
+from providers.local_models import LocalConfig, LocalModels, window_in_error
 from providers.vendors import TIER_ORDER, VENDORS, Vendor
 from utils.problems import ConfigProblem
 from utils.settings import Settings
@@ -56,7 +58,10 @@ def vendor_state(settings: Settings, v: Vendor) -> str | None:
     return None
 
 
-def build_provider(v: Vendor, settings: Settings, models: list[ModelSpec]) -> Provider:
+def build_provider(
+    v: Vendor, settings: Settings, models: list[ModelSpec],
+    on_context_error: Callable[[str, ContextTooLongError], ProviderError] | None = None,
+) -> Provider:
     """Instantiate the wire adapter for a vendor; adapters import their SDK on first use."""
     base_url = settings.get(v.base_url_env).strip() or v.base_url
     key = settings.secret(v.key_env)
@@ -92,6 +97,7 @@ def build_provider(v: Vendor, settings: Settings, models: list[ModelSpec]) -> Pr
         azure=azure,
         connect_timeout=connect_timeout,
         timeout=timeout,
+        on_context_error=on_context_error,
     )
 
 
@@ -122,7 +128,9 @@ class ProviderRegistry:
                 if not (providers and v.name in providers):  # an injected provider is no server to ask
                     self._local = local
             self._set_models(v, models)
-            self._providers[v.name] = (providers or {}).get(v.name) or build_provider(v, settings, self._models[v.name])
+            learn = self._learn_window if v.name == "custom" else None
+            self._providers[v.name] = (providers or {}).get(v.name) or build_provider(
+                v, settings, self._models[v.name], learn)
         for problem in self.problems:
             logger.error("configuration problem: %s", problem.describe())
 
@@ -142,6 +150,17 @@ class ProviderRegistry:
         keep = [m for m in models if allowed is None or allowed & {n.lower() for n in m.names()}]
         self._restricted[v.name] = [m for m in models if m not in keep]
         self._models[v.name] = keep
+
+    def _learn_window(self, model: str, error: ContextTooLongError) -> ProviderError:
+        """A local server that refused a prompt as too long often states its window: use it from now on."""
+        window = window_in_error(error.message)
+        if self._local is None or window is None or not self._local.learn_window(model, window):
+            return error
+        self._set_models(next(v for v in VENDORS if v.name == "custom"), self._local.models)
+        return ContextTooLongError(
+            f"{error.message} Quorum learnt from this answer that the server's window for '{model}' is "
+            f"{window:,} tokens and now fits prompts to it: call again (or set CUSTOM_CONTEXT_WINDOW to start "
+            "with it).", provider=error.provider, model=error.model, status=error.status)
 
     @property
     def local(self) -> LocalModels | None:

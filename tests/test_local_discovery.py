@@ -15,7 +15,7 @@ import pytest
 
 from providers.discovery import discover, server_root, window_from_ollama_show, windows_from_model_list
 from tests.env_quorum import environment, quorum
-from tests.fakes import FakeProviderServer
+from tests.fakes import FakeProviderServer, ReplySpec
 from tests.fakes.wire_local import TRAINED_CONTEXT
 
 MODEL = "tiny-local"
@@ -176,3 +176,20 @@ async def test_the_allow_list_also_covers_served_models_nobody_declared(
         refused = await q.fail("chat", prompt="hello", model="other-local")
     assert refused.metadata["error_kind"] == "unknown_model"
     assert [r.body["model"] for r in fake_server.chat_requests()] == [MODEL]
+
+
+async def test_a_window_stated_in_a_context_length_refusal_is_learnt_for_the_next_call(
+    fake_server: FakeProviderServer, tmp_path: Path,
+) -> None:
+    # llama-cpp-python lists ids only, but its refusal of a long prompt names the window it runs with.
+    fake_server.configure(models=[MODEL], flavour="plain")
+    fake_server.script(ReplySpec(status=400, error_code="context_length_exceeded", error_message=(
+        "This model's maximum context length is 4096 tokens. However, you requested 9000 tokens "
+        "(7000 in the messages, 2000 in the completion).")))
+    async with quorum(local_env(fake_server, tmp_path / "home"), tmp_path) as q:
+        refused = await q.fail("chat", prompt="a long question")
+        await q.ok("chat", prompt="a long question")
+        listed = await q.ok("listmodels")
+    assert "window for 'tiny-local' is 4,096 tokens" in refused.content and "call again" in refused.content
+    assert sent_output_cap(fake_server) <= 1_024
+    assert "context 4,096 (window: the server's context-length error)" in listed.content
