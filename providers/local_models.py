@@ -58,6 +58,9 @@ def assumed_spec(name: str, window: int | None, description: str) -> ModelSpec:
         max_output_tokens=output_for_window(window) if window else ASSUMED_OUTPUT,
         intelligence_score=8,
         fast=True,
+        # Gemma has no system role: its own template folds the system text into the first user turn, and
+        # llama-cpp-python's `gemma` chat format silently drops it. Folding it ourselves is right for both.
+        supports_system_prompt="gemma" not in name.lower(),
     )
 
 

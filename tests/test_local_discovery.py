@@ -193,3 +193,14 @@ async def test_a_window_stated_in_a_context_length_refusal_is_learnt_for_the_nex
     assert "window for 'tiny-local' is 4,096 tokens" in refused.content and "call again" in refused.content
     assert sent_output_cap(fake_server) <= 1_024
     assert "context 4,096 (window: the server's context-length error)" in listed.content
+
+
+async def test_a_served_gemma_model_gets_the_system_prompt_folded_into_the_first_user_turn(
+    fake_server: FakeProviderServer, tmp_path: Path,
+) -> None:
+    fake_server.configure(models=["gemma-3-270m"], flavour="plain")
+    async with quorum(local_env(fake_server, tmp_path / "home"), tmp_path) as q:
+        await q.ok("chat", prompt="hello gemma")
+    messages = fake_server.chat_requests()[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["user"] and "hello gemma" in messages[0]["content"]
+    assert len(messages[0]["content"]) > len("hello gemma") * 10  # the system prompt came with it

@@ -44,7 +44,9 @@ def declared(tmp_path: Path, server: LlamaServer) -> dict[str, str]:
     """The server's models declared with the real window and a small answer."""
     path = tmp_path / "custom_models.json"
     path.write_text(json.dumps({"models": [
-        {"model_name": alias, "context_window": N_CTX, "max_output_tokens": ANSWER_TOKENS, "intelligence_score": 8}
+        {"model_name": alias, "context_window": N_CTX, "max_output_tokens": ANSWER_TOKENS, "intelligence_score": 8,
+         # llama-cpp-python's `gemma` chat format drops system messages: Quorum folds its system prompt in.
+         "supports_system_prompt": False}
         for alias in server.aliases]}))
     return environment(tmp_path / "home", CUSTOM_API_URL=server.url, CUSTOM_MODELS_CONFIG_PATH=str(path),
                        QUORUM_MAX_RETRIES="0")
@@ -74,6 +76,8 @@ async def test_chat_and_its_continuation_reach_the_real_model_with_a_bounded_ans
     for answer in (first, second):
         assert answer.status != "error" and answer.metadata["model_used"] == ALIAS
         assert 0 < answer.metadata["tokens"]["output"] <= ANSWER_TOKENS
+        # The model read the system prompt too: the server counted about as many tokens as Quorum estimated.
+        assert answer.metadata["tokens"]["input"] >= answer.metadata["prompt"]["prompt_tokens_estimate"]["system_and_input"] // 2
     # The continuation carried the first exchange to the model: its prompt is longer.
     assert second.metadata["tokens"]["input"] > first.metadata["tokens"]["input"] > 0
     assert second.continuation_id == first.thread_id
