@@ -176,12 +176,12 @@ async def test_a_malformed_env_value_falls_back_to_its_default_and_is_reported(
     assert any("CONVERSATION_TIMEOUT_HOURS" in r.getMessage() for r in caplog.records)
 
 
-def test_a_malformed_value_in_the_env_file_is_traced_to_it_and_a_secret_value_is_not_shown(tmp_path: Path) -> None:
+def test_a_malformed_value_in_the_env_file_is_traced_to_it(tmp_path: Path) -> None:
     from utils.settings import Settings
 
     dotenv = tmp_path / ".env"
-    dotenv.write_text("MAX_CONVERSATION_TURNS=many\nQUORUM_HTTP_PORT=sk-secret-looking\n")
-    settings = Settings.from_env({"QUORUM_HOME": str(tmp_path)}, dotenv=dotenv)
-    assert settings.max_conversation_turns == 50
-    turns = next(p for p in settings.problems if p.source == "MAX_CONVERSATION_TURNS")
-    assert turns.where == "from .env" and "'many'" in turns.message
+    dotenv.write_text("MAX_CONVERSATION_TURNS=many\nQUORUM_HTTP_PORT=eighty\n")
+    settings = Settings.from_env({"QUORUM_HOME": str(tmp_path), "QUORUM_HTTP_PORT": "8000"}, dotenv=dotenv)
+    assert (settings.max_conversation_turns, settings.http_port) == (50, 8000)  # the real environment still wins
+    [turns] = settings.problems
+    assert turns.source == "MAX_CONVERSATION_TURNS" and turns.where == "from .env" and "'many'" in turns.message

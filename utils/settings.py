@@ -32,7 +32,7 @@ def _split_list(value: Any) -> Any:
 ThinkingModeSetting = Literal["minimal", "low", "medium", "high", "max"]
 # PAL / Zen's switch that lets .env override the real environment.
 FORCE_DOTENV_SWITCHES = ("PAL_MCP_FORCE_ENV_OVERRIDE", "ZEN_MCP_FORCE_ENV_OVERRIDE")
-_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+_SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 
 
 def _truthy(value: str) -> bool:
@@ -50,7 +50,7 @@ def _refused_values(
             continue
         field = next(f for f in Settings.model_fields.values() if f.alias == name)
         value = known[name]
-        shown = "(hidden)" if any(w in name for w in _SECRET_WORDS) else repr(str(value)[:60])
+        shown = "(hidden)" if name.endswith(_SECRET_SUFFIXES) else repr(str(value)[:60])
         origin = ".env" if name in from_file and name not in real else "the environment"
         default = field.default if field.default not in (None, "", ()) else "unset"
         bad[name] = ConfigProblem(
