@@ -110,8 +110,8 @@ class ProviderRegistry:
         self._models: dict[str, list[ModelSpec]] = {}
         self._restricted: dict[str, list[ModelSpec]] = {}
         self.unconfigured: list[Unconfigured] = []
-        self.failover = _failover_plan(settings)
         self.problems: list[ConfigProblem] = list(settings.problems)
+        self.failover = _failover_plan(settings, self.problems)
         self._local: LocalModels | None = None
         for v in sorted(VENDORS, key=lambda x: TIER_ORDER[x.tier]):
             reason = vendor_state(settings, v)
@@ -293,12 +293,14 @@ class ProviderRegistry:
             await p.aclose()
 
 
-def _failover_plan(settings: Settings) -> FailoverPlan:
-    """QUORUM_FAILOVER parsed once; a typo disables failover with a logged reason rather than the server."""
+def _failover_plan(settings: Settings, problems: list[ConfigProblem]) -> FailoverPlan:
+    """QUORUM_FAILOVER parsed once; a typo disables failover with a reported reason rather than the server."""
     try:
         return parse_failover(settings.failover)
     except FailoverSyntaxError as exc:
-        logger.error("%s; failover is off until it is fixed", exc)
+        problems.append(ConfigProblem(
+            source="QUORUM_FAILOVER", where="", message=str(exc), consequence="Until it is fixed, failover is off",
+            fix="correct the chain (see the configuration table in README.md) and restart"))
         return FailoverPlan()
 
 

@@ -185,3 +185,12 @@ def test_a_malformed_value_in_the_env_file_is_traced_to_it(tmp_path: Path) -> No
     assert (settings.max_conversation_turns, settings.http_port) == (50, 8000)  # the real environment still wins
     [turns] = settings.problems
     assert turns.source == "MAX_CONVERSATION_TURNS" and turns.where == "from .env" and "'many'" in turns.message
+
+
+async def test_a_malformed_failover_chain_is_reported_by_version(tmp_path: Path) -> None:
+    env = environment(tmp_path / "home", OPENAI_API_KEY=KEY, QUORUM_FAILOVER="gpt-5")
+    async with quorum(env, tmp_path) as q:
+        version = json.loads((await q.ok("version")).content)
+    [problem] = version["config_problems"]
+    assert problem["source"] == "QUORUM_FAILOVER" and "'gpt-5'" in problem["problem"]
+    assert problem["meanwhile"] == "Until it is fixed, failover is off"
