@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from providers.base import Provider
-from providers.errors import ContextTooLongError, ProviderError
 from providers.catalogue import ModelSpec, catalogue_path, read_catalogue
+from providers.errors import ContextTooLongError, ProviderError
 from providers.failover import FailoverPlan, FailoverSyntaxError, parse_failover
 from providers.local_models import LocalConfig, LocalModels, window_in_error
 from providers.vendors import TIER_ORDER, VENDORS, Vendor
