@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from providers.catalogue_format import split_custom, translate
+from utils.problems import ConfigProblem
+
+logger = logging.getLogger(__name__)
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -57,6 +65,7 @@ class ModelSpec(BaseModel):
     max_thinking_tokens: int = 0
     min_thinking_tokens: int = 0  # budget style: the smallest budget the model accepts once thinking is on
     reasoning_efforts: tuple[Effort, ...] = ()  # effort style: the levels the model accepts (empty: minimal-high)
+    default_effort: Effort | None = None  # effort style: sent when a call names no thinking mode
     supports_system_prompt: bool = True
     supports_json_mode: bool = False
     use_responses_api: bool = False
@@ -81,19 +90,105 @@ class ModelSpec(BaseModel):
         return (fresh + cached * cached_price + output_tokens * self.output_price_per_mtok) / 1_000_000
 
 
-class Catalogue(BaseModel):
-    """The content of one catalogue file."""
+@dataclass(frozen=True)
+class CatalogueLoad:
+    """What one catalogue file gave: its usable models, and what was wrong with the rest."""
 
-    model_config = ConfigDict(extra="ignore")
+    models: list[ModelSpec] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    ignored_fields: tuple[str, ...] = ()
 
-    models: list[ModelSpec]
+
+_SPEC_FIELDS = frozenset(ModelSpec.model_fields)
+_FIX_FORMAT = ('make it a JSON object {"models": [{"model_name": ..., "context_window": ..., ...}]} '
+               "(see conf/custom_models.json)")
+
+
+def catalogue_path(provider: str, override: str = "") -> Path:
+    """The file a provider's catalogue is read from: `override` (<PROVIDER>_MODELS_CONFIG_PATH) or conf/."""
+    return Path(override).expanduser() if override.strip() else CONF_DIR / f"{provider}_models.json"
 
 
 def load_catalogue(provider: str, path: Path | None = None) -> list[ModelSpec]:
-    """Load `conf/<provider>_models.json` (or `path`), tagging each entry with its provider."""
-    file = path or CONF_DIR / f"{provider}_models.json"
+    """The usable models of `conf/<provider>_models.json` (or `path`), tagged with their provider."""
+    return read_catalogue(provider, path).models
+
+
+def read_catalogue(provider: str, path: Path | None = None) -> CatalogueLoad:
+    """Read a catalogue in Quorum's or PAL's format. Never raises: what cannot be used becomes a problem."""
+    file = path or catalogue_path(provider)
     if not file.exists():
-        return []
-    data = json.loads(file.read_text(encoding="utf-8"))
-    catalogue = Catalogue.model_validate(data)
-    return [m.model_copy(update={"provider": provider}) for m in catalogue.models]
+        if path is None:
+            return CatalogueLoad()
+        return CatalogueLoad(problems=[_problem(file, "", "the file does not exist",
+                                                "point the variable at an existing file, or unset it")])
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return CatalogueLoad(problems=[_problem(file, "", f"it cannot be read ({exc})",
+                                                "make it a readable UTF-8 file")])
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return CatalogueLoad(problems=[_problem(file, f"line {exc.lineno}, column {exc.colno}",
+                                                f"it is not valid JSON ({exc.msg})", "correct the JSON at that place")])
+    entries = data if isinstance(data, list) else data.get("models", []) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return CatalogueLoad(problems=[_problem(file, '"models"', "it has no list of models", _FIX_FORMAT)])
+    entries, left_out = split_custom(provider, entries)
+    models, problems, ignored = _entries(provider, file, text, entries)
+    if ignored or left_out:
+        others = f"; {left_out} entries left to the other provider (is_custom)" if left_out else ""
+        fields = f"ignored fields with no meaning in Quorum: {', '.join(sorted(ignored))}" if ignored else ""
+        logger.info("%s: %d models loaded; %s%s", file, len(models), fields or "no field ignored", others)
+    return CatalogueLoad(models=models, problems=problems, ignored_fields=tuple(sorted(ignored)))
+
+
+def _entries(
+    provider: str, file: Path, text: str, entries: list[Any],
+) -> tuple[list[ModelSpec], list[ConfigProblem], set[str]]:
+    models: list[ModelSpec] = []
+    problems: list[ConfigProblem] = []
+    ignored: set[str] = set()
+    for index, raw in enumerate(entries):
+        if not isinstance(raw, dict):
+            problems.append(_problem(file, f"models[{index}]", f"the entry is a {type(raw).__name__}, not an object",
+                                     "make each model an object with model_name and context_window"))
+            continue
+        translated = translate(raw, provider, _SPEC_FIELDS)
+        ignored.update(translated.ignored)
+        name = raw.get("model_name")
+        try:
+            spec = ModelSpec.model_validate({**translated.entry, "provider": provider})
+        except ValidationError as exc:
+            problems.append(_entry_problem(file, text, index, name, exc))
+            continue
+        models.append(spec)
+    return models, problems, ignored
+
+
+def _entry_problem(file: Path, text: str, index: int, name: Any, exc: ValidationError) -> ConfigProblem:
+    """Name the entry (by line when its model_name can be found), each bad field, and what it should hold."""
+    fields = []
+    for item in exc.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(entry)"
+        got = "" if item["type"] == "missing" else f" (got {str(item.get('input'))[:40]!r})"
+        fields.append(f"{where}: {item['msg']}{got}")
+    line = _line_of(text, name) if isinstance(name, str) else None
+    label = f"model '{name}'" if isinstance(name, str) else "an entry without model_name"
+    at = f"line {line}, models[{index}]" if line else f"models[{index}]"
+    return _problem(file, at, f"{label} is invalid: {'; '.join(fields)}",
+                    "correct those fields (numbers without quotes, true/false, lists in [...])",
+                    models=(name,) if isinstance(name, str) else ())
+
+
+def _line_of(text: str, name: str) -> int | None:
+    match = re.search(r'"model_name"\s*:\s*' + re.escape(json.dumps(name)), text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _problem(file: Path, where: str, message: str, fix: str, models: tuple[str, ...] = ()) -> ConfigProblem:
+    consequence = (f"Quorum started without model{'s' if len(models) != 1 else ''} {', '.join(models)}"
+                   if models else "Quorum started without this catalogue")
+    return ConfigProblem(source=str(file), where=where, message=message, fix=fix, consequence=consequence,
+                         models=models, catalogue=True)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from providers.base import GenerateRequest, GenerateResult, Usage
 from providers.catalogue import ModelSpec
 from providers.lazy_client import LazyClient
-from providers.errors import CallErrors, ProviderError
+from providers.errors import CallErrors, ContextTooLongError, ProviderError
 from providers.shaping import (
     apply_temperature, arrange_system_text, check_images, data_url, image_turn, output_limit,
     reasoning_effort, retry_after_seconds, shared_tls_context, text_parts,
@@ -117,12 +118,15 @@ class OpenAICompatibleProvider(LazyClient):
         default_headers: Mapping[str, str] | None = None, azure: AzureSettings | None = None,
         connect_timeout: float = 10.0, timeout: float = 300.0, late_system: bool = True,
         cache_marker_prefixes: Sequence[str] = (),
+        on_context_error: Callable[[str, ContextTooLongError], ProviderError] | None = None,
     ) -> None:
         self.name = name
         # Whether the endpoint takes a system message after the first message (local chat templates often refuse one).
         self._late_system = late_system
         # Model-name prefixes whose prompt cache needs explicit breakpoints (Anthropic models through OpenRouter).
         self._marker_prefixes = tuple(p.lower() for p in cache_marker_prefixes)
+        # Lets the registry learn a local server's real window from its "maximum context length" answer.
+        self._on_context_error = on_context_error
         self.base_url = base_url
         self._api_key = api_key
         self._models = list(models)
@@ -178,7 +182,10 @@ class OpenAICompatibleProvider(LazyClient):
                     reply = await client.chat.completions.create(**params)
         # ValueError covers undecodable JSON and pydantic validation of a malformed reply.
         except (openai.OpenAIError, TimeoutError, ValueError) as exc:
-            raise self._translate(exc, spec.model_name) from exc
+            error = self._translate(exc, spec.model_name)
+            if isinstance(error, ContextTooLongError) and self._on_context_error is not None:
+                error = self._on_context_error(spec.model_name, error)
+            raise error from exc
         parse = self._parse_response if spec.use_responses_api else self._parse_chat
         return parse(reply, spec, tuple(notes))
 

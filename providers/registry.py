@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from providers.base import Provider
-from providers.catalogue import ModelSpec, load_catalogue
+from providers.catalogue import ModelSpec, catalogue_path, read_catalogue
+from providers.errors import ContextTooLongError, ProviderError
 from providers.failover import FailoverPlan, FailoverSyntaxError, parse_failover
+from providers.local_models import LocalConfig, LocalModels, window_in_error
 from providers.vendors import TIER_ORDER, VENDORS, Vendor
+from utils.problems import ConfigProblem
 from utils.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,32 +41,10 @@ class Unconfigured:
 
 
 def _allow_list(settings: Settings, v: Vendor) -> set[str] | None:
-    raw = settings.get(v.allow_env)
+    """The vendor's allow-list; PAL's older names (GOOGLE_ALLOWED_MODELS, ...) count when Quorum's is unset."""
+    raw = next((value for name in (v.allow_env, *v.legacy_allow_envs) if (value := settings.get(name).strip())), "")
     items = {item.strip().lower() for item in raw.split(",") if item.strip()}
     return items or None
-
-
-def _custom_models(settings: Settings, models: list[ModelSpec], explicit_catalogue: bool) -> list[ModelSpec]:
-    """CUSTOM_MODEL_NAME declares the local model in use; without an explicit catalogue it is the only one."""
-    name = settings.get("CUSTOM_MODEL_NAME").strip()
-    if not name:
-        return models
-    known = [m for m in models if name.lower() in (n.lower() for n in m.names())]
-    others = [m for m in models if m not in known] if explicit_catalogue else []
-    if known:
-        return [*known, *others]
-    window = int(settings.get("CUSTOM_CONTEXT_WINDOW") or 32_768)
-    declared = ModelSpec(
-        model_name=name,
-        provider="custom",
-        friendly_name=f"Custom ({name})",
-        description="Local model declared by CUSTOM_MODEL_NAME",
-        context_window=window,
-        max_output_tokens=min(8_192, window // 2),
-        intelligence_score=8,
-        fast=True,
-    )
-    return [declared, *others]
 
 
 def vendor_state(settings: Settings, v: Vendor) -> str | None:
@@ -77,10 +58,17 @@ def vendor_state(settings: Settings, v: Vendor) -> str | None:
     return None
 
 
-def build_provider(v: Vendor, settings: Settings, models: list[ModelSpec]) -> Provider:
+def build_provider(
+    v: Vendor, settings: Settings, models: list[ModelSpec],
+    on_context_error: Callable[[str, ContextTooLongError], ProviderError] | None = None,
+) -> Provider:
     """Instantiate the wire adapter for a vendor; adapters import their SDK on first use."""
     base_url = settings.get(v.base_url_env).strip() or v.base_url
     key = settings.secret(v.key_env)
+    connect_timeout, timeout = settings.connect_timeout_s, settings.provider_timeout_s
+    if v.name == "custom":  # PAL's knobs for slow local servers
+        connect_timeout = settings.custom_connect_timeout_s or connect_timeout
+        timeout = settings.custom_read_timeout_s or timeout
     if v.wire == "gemini":
         from providers.gemini import GeminiProvider
 
@@ -105,10 +93,11 @@ def build_provider(v: Vendor, settings: Settings, models: list[ModelSpec]) -> Pr
         base_url=base_url,
         api_key=key,
         models=models,
-        default_headers=dict(v.headers),
+        default_headers={**v.headers, **v.header_overrides(settings.get)},
         azure=azure,
-        connect_timeout=settings.connect_timeout_s,
-        timeout=settings.provider_timeout_s,
+        connect_timeout=connect_timeout,
+        timeout=timeout,
+        on_context_error=on_context_error,
         late_system=v.late_system,
         cache_marker_prefixes=v.cache_marker_prefixes,
     )
@@ -123,21 +112,83 @@ class ProviderRegistry:
         self._models: dict[str, list[ModelSpec]] = {}
         self._restricted: dict[str, list[ModelSpec]] = {}
         self.unconfigured: list[Unconfigured] = []
-        self.failover = _failover_plan(settings)
+        self.problems: list[ConfigProblem] = list(settings.problems)
+        self.failover = _failover_plan(settings, self.problems)
+        self._local: LocalModels | None = None
         for v in sorted(VENDORS, key=lambda x: TIER_ORDER[x.tier]):
             reason = vendor_state(settings, v)
             if reason is not None and not (providers and v.name in providers):
                 self.unconfigured.append(Unconfigured(v, reason))
                 continue
-            path = settings.get(v.catalogue_env).strip()
-            models = load_catalogue(v.name, Path(path).expanduser() if path else None)
+            override = settings.get(v.catalogue_env).strip()
+            loaded = read_catalogue(v.name, catalogue_path(v.name, override) if override else None)
+            self.problems.extend(loaded.problems)
+            models = loaded.models
             if v.name == "custom":
-                models = _custom_models(settings, models, explicit_catalogue=bool(path))
-            allowed = _allow_list(settings, v)
-            keep = [m for m in models if allowed is None or allowed & {n.lower() for n in m.names()}]
-            self._restricted[v.name] = [m for m in models if m not in keep]
-            self._models[v.name] = keep
-            self._providers[v.name] = (providers or {}).get(v.name) or build_provider(v, settings, keep)
+                local = LocalModels(self._local_config(settings, v, bool(override)), models)
+                models = local.models
+                if not (providers and v.name in providers):  # an injected provider is no server to ask
+                    self._local = local
+            self._set_models(v, models)
+            learn = self._learn_window if v.name == "custom" else None
+            self._providers[v.name] = (providers or {}).get(v.name) or build_provider(
+                v, settings, self._models[v.name], learn)
+        for problem in self.problems:
+            logger.error("configuration problem: %s", problem.describe())
+
+    @staticmethod
+    def _local_config(settings: Settings, v: Vendor, explicit_catalogue: bool) -> LocalConfig:
+        return LocalConfig(
+            base_url=settings.get(v.base_url_env).strip(),
+            api_key=settings.secret(v.key_env),
+            declared_name=settings.get("CUSTOM_MODEL_NAME").strip(),
+            explicit_catalogue=explicit_catalogue,
+            context_window=settings.custom_context_window,
+            timeout=settings.discovery_timeout_s,
+        )
+
+    def _set_models(self, v: Vendor, models: list[ModelSpec]) -> None:
+        allowed = _allow_list(self.settings, v)
+        keep = [m for m in models if allowed is None or allowed & {n.lower() for n in m.names()}]
+        self._restricted[v.name] = [m for m in models if m not in keep]
+        self._models[v.name] = keep
+
+    def _learn_window(self, model: str, error: ContextTooLongError) -> ProviderError:
+        """A local server that refused a prompt as too long often states its window: use it from now on."""
+        window = window_in_error(error.message)
+        if self._local is None or window is None or not self._local.learn_window(model, window):
+            return error
+        self._set_models(next(v for v in VENDORS if v.name == "custom"), self._local.models)
+        return ContextTooLongError(
+            f"{error.message} Quorum learnt from this answer that the server's window for '{model}' is "
+            f"{window:,} tokens and now fits prompts to it: call again (or set CUSTOM_CONTEXT_WINDOW to start "
+            "with it).", provider=error.provider, model=error.model, status=error.status)
+
+    @property
+    def local(self) -> LocalModels | None:
+        """The local server's models and what discovery learnt (None when no local server is configured)."""
+        return self._local
+
+    async def list_local(self) -> None:
+        """Ask the local server what it serves (listmodels shows it all), unless already known."""
+        if self._local is not None and self._local.wants_listing():
+            await self._local.refresh()
+            self._set_models(next(v for v in VENDORS if v.name == "custom"), self._local.models)
+
+    async def prepare(self, asked: str | None) -> None:
+        """Ask the local server what it serves when resolving `asked` depends on it (once per process)."""
+        local = self._local
+        if local is None or not local.wants_listing():
+            return
+        wanted = (asked or "").strip()
+        if wanted.lower() in ("", "auto"):
+            if not local.needs_server_for_auto():
+                return
+        elif self.find(wanted) is not None and not local.is_provisional(wanted):
+            return
+        await local.refresh()
+        custom = next(v for v in VENDORS if v.name == "custom")
+        self._set_models(custom, local.models)
 
     @property
     def vendors(self) -> list[Vendor]:
@@ -167,6 +218,13 @@ class ProviderRegistry:
             for spec in self._models[v.name]:
                 if wanted in (n.lower() for n in spec.names()):
                     return self._route(v, spec)
+        if self._local is not None and "custom" in self._providers:
+            custom = next(v for v in self.vendors if v.name == "custom")
+            allowed = _allow_list(self.settings, custom)
+            for spec in self._local.extras:
+                names = {n.lower() for n in spec.names()}
+                if wanted in names and (allowed is None or allowed & names):
+                    return self._route(custom, spec)
         for v in self.vendors:
             for spec in self._restricted.get(v.name, []):
                 if wanted in (n.lower() for n in spec.names()):
@@ -186,7 +244,16 @@ class ProviderRegistry:
                     intelligence_score=10,
                 )
                 return self._route(openrouter, spec)
-        raise ModelResolutionError(f"Model '{name}' is not available. {self.available_hint()}")
+        raise ModelResolutionError(f"Model '{name}' is not available. {self.problem_hint(name)}{self.available_hint()}")
+
+    def problem_hint(self, name: str | None = None) -> str:
+        """The configuration problems that may explain a missing model: the one hiding `name` if known, else all."""
+        wanted = (name or "").strip().lower()
+        named = [p for p in self.problems if wanted and wanted in (m.lower() for m in p.models)]
+        relevant = named or [p for p in self.problems if p.catalogue and not p.models]
+        if not relevant:
+            return ""
+        return "Configuration problems: " + " ".join(p.describe() for p in relevant) + " "
 
     def find(self, name: str) -> Route | None:
         """Like resolve, but None when the name cannot be served."""
@@ -220,7 +287,7 @@ class ProviderRegistry:
         """The best available model for a tool category."""
         ranked = self.ranked(category)
         if not ranked:
-            raise ModelResolutionError(no_provider_message(self))
+            raise ModelResolutionError(self.problem_hint() + no_provider_message(self))
         return ranked[0]
 
     async def aclose(self) -> None:
@@ -228,12 +295,14 @@ class ProviderRegistry:
             await p.aclose()
 
 
-def _failover_plan(settings: Settings) -> FailoverPlan:
-    """QUORUM_FAILOVER parsed once; a typo disables failover with a logged reason rather than the server."""
+def _failover_plan(settings: Settings, problems: list[ConfigProblem]) -> FailoverPlan:
+    """QUORUM_FAILOVER parsed once; a typo disables failover with a reported reason rather than the server."""
     try:
         return parse_failover(settings.failover)
     except FailoverSyntaxError as exc:
-        logger.error("%s; failover is off until it is fixed", exc)
+        problems.append(ConfigProblem(
+            source="QUORUM_FAILOVER", where="", message=str(exc), consequence="Until it is fixed, failover is off",
+            fix="correct the chain (see the configuration table in README.md) and restart"))
         return FailoverPlan()
 
 

@@ -163,7 +163,8 @@ def output_limit(request: GenerateRequest, spec: ModelSpec, notes: list[str]) ->
 def reasoning_effort(request: GenerateRequest, spec: ModelSpec, notes: list[str]) -> Effort | None:
     """The effort level to send for the request's thinking mode, or None (noted) when the model has none."""
     if request.thinking_mode is None:
-        return None
+        # A catalogue's default effort (PAL's default_reasoning_effort) applies when the call names none.
+        return spec.default_effort if spec.thinking_style == "effort" else None
     if spec.thinking_style != "effort":
         notes.append(f"thinking mode '{request.thinking_mode}' not applied: the model has no reasoning effort setting")
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +34,13 @@ class Vendor:
     late_system: bool = True
     # Model-name prefixes whose prompt cache needs explicit `cache_control` breakpoints.
     cache_marker_prefixes: tuple[str, ...] = ()
+    # Older names of the allow-list variable (PAL / Zen), read when Quorum's own is unset.
+    legacy_allow_envs: tuple[str, ...] = ()
+    # Header name -> the variable that replaces its default value (PAL's OPENROUTER_REFERER / _TITLE).
+    header_envs: Mapping[str, str] = field(default_factory=dict)
+
+    def header_overrides(self, get: Callable[[str], str]) -> dict[str, str]:
+        return {header: get(env).strip() for header, env in self.header_envs.items() if get(env).strip()}
 
     @property
     def allow_env(self) -> str:
@@ -52,6 +60,7 @@ VENDORS: tuple[Vendor, ...] = (
         base_url="",
         base_url_env="GEMINI_BASE_URL",
         docs_hint="get a key at Google AI Studio",
+        legacy_allow_envs=("GOOGLE_ALLOWED_MODELS",),
     ),
     Vendor(
         name="openai",
@@ -73,6 +82,7 @@ VENDORS: tuple[Vendor, ...] = (
         api_version_env="AZURE_OPENAI_API_VERSION",
         api_version="2025-04-01-preview",
         docs_hint="also set AZURE_OPENAI_ENDPOINT; deployments are declared in conf/azure_models.json",
+        legacy_allow_envs=("AZURE_OPENAI_ALLOWED_MODELS",),
     ),
     Vendor(
         name="xai",
@@ -127,6 +137,7 @@ VENDORS: tuple[Vendor, ...] = (
         tier="catch_all",
         headers={"HTTP-Referer": "https://github.com/quorum-mcp/quorum", "X-Title": "Quorum MCP"},
         cache_marker_prefixes=("anthropic/",),
+        header_envs={"HTTP-Referer": "OPENROUTER_REFERER", "X-Title": "OPENROUTER_TITLE"},
         docs_hint="any model id such as 'anthropic/claude-sonnet-4.5' is routed here",
     ),
 )

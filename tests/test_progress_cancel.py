@@ -80,11 +80,11 @@ async def cancel_a_hanging_follow_up_and_go_on(q: ToolClient, fake_server: FakeP
     first = await q.ok("chat", prompt="remember 42")
     fake_server.script(ReplySpec(hang=True))
     pending = asyncio.create_task(q.call("chat", prompt="this one hangs", continuation_id=first.thread_id))
-    await asyncio.to_thread(fake_server.wait_for_requests, 2, wait_s)
+    await asyncio.to_thread(fake_server.wait_for_generations, 2, wait_s)
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending
-    ended = await asyncio.to_thread(fake_server.wait_for_requests, 2, wait_s, finished=True)
+    ended = await asyncio.to_thread(fake_server.wait_for_generations, 2, wait_s, finished=True)
     after_cancel = await q.export(first.thread_id)
     again = await q.ok("chat", prompt="still there?", continuation_id=first.thread_id)
     final = await q.export(first.thread_id)
@@ -194,9 +194,9 @@ async def test_a_cancelled_notification_ends_the_provider_call_gets_no_reply_and
     fake_server.script(ReplySpec(hang=True))
     hanging = await raw.request("tools/call", {"name": "chat", "arguments": {
         "prompt": "this one hangs", "continuation_id": thread_id}})
-    await asyncio.to_thread(fake_server.wait_for_requests, 2, 20)
+    await asyncio.to_thread(fake_server.wait_for_generations, 2, 20)
     await raw.send({"method": "notifications/cancelled", "params": {"requestId": hanging, "reason": "user stop"}})
-    ended = await asyncio.to_thread(fake_server.wait_for_requests, 2, 20, finished=True)
+    ended = await asyncio.to_thread(fake_server.wait_for_generations, 2, 20, finished=True)
 
     exported = await raw.call("threads", {"action": "export", "continuation_id": thread_id})
     assert all(m.get("id") != hanging for m in exported)  # a cancelled request is never answered

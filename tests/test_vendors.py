@@ -74,6 +74,8 @@ async def test_a_vendor_configured_only_by_its_variables_lists_its_models_and_an
     case: Case, fake_server: FakeProviderServer, tmp_path: Path,
 ) -> None:
     env = environment(tmp_path / "home", **case.env(fake_server.url))
+    if case.vendor == "custom":  # listmodels asks a local server what it serves: here, the catalogue's models
+        fake_server.configure(models=[m.model_name for m in load_catalogue("custom")])
     async with quorum(env, tmp_path) as q:
         listed = await q.ok("listmodels")
         answer = await q.ok("chat", prompt="which vendor are you?", model=case.ask)
@@ -156,6 +158,7 @@ async def test_with_every_vendor_configured_native_providers_win_and_each_alias_
     variables: dict[str, str] = {}
     for case in CASES:
         variables.update(case.env(fake_server.url))
+    fake_server.configure(models=[m.model_name for m in load_catalogue("custom")])  # what the local server serves
     async with quorum(environment(tmp_path / "home", **variables), tmp_path) as q:
         listed = await q.ok("listmodels")
         for case in CASES:

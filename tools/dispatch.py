@@ -141,7 +141,7 @@ class Dispatcher:
         if policy.working_dir is not None and policy.working_dir not in (Path("/"), Path.home()):
             spill.append(policy.working_dir / ".quorum" / "outputs")
         request = await asyncio.to_thread(self._prompt_from_file, tool, request, policy)
-        route = self._resolve_model(tool, request)
+        route = await self._resolve_model(tool, request)
         thread = await self._load_thread(tool, request, principal)
         ctx = RequestContext(
             tool_name=name,
@@ -189,11 +189,12 @@ class Dispatcher:
             return request
         return request.model_copy(update={field: taken.text, list_field: list(taken.paths)})
 
-    def _resolve_model(self, tool: Tool, request: BaseModel) -> Route | None:
+    async def _resolve_model(self, tool: Tool, request: BaseModel) -> Route | None:
         if tool.category is None:
             return None
         registry = self.services.registry
         asked = getattr(request, "model", None) or self.services.settings.default_model
+        await registry.prepare(asked)  # a local server's models are listed on first need, never at start-up
         try:
             if not asked or asked.strip().lower() == "auto":
                 return registry.auto_select(tool.category)

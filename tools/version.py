@@ -41,6 +41,7 @@ class VersionTool(Tool):
             "transport": ctx.services.transport,
             "providers": [v.name for v in registry.vendors],
             "models_available": len(registry.models()),
+            "config_problems": [p.to_dict() for p in registry.problems],
             "default_model": s.default_model,
             "storage": storage,
             "tools_enabled": sorted(ctx.services.tools),
@@ -57,4 +58,14 @@ class VersionTool(Tool):
                 "max_retries": s.max_retries,
             },
         }
+        local = registry.local
+        if local is not None:
+            result = local.result
+            info["local_server"] = {
+                "url": local.config.base_url,
+                "discovery": "not yet (happens at the first call that needs it)" if result is None
+                else result.error or f"{len(result.models)} model(s) listed",
+                "windows": {m.model_name: {"context_window": m.context_window, "from": local.window_source(m.model_name)}
+                            for m in [*local.models, *local.extras] if local.window_source(m.model_name)},
+            }
         return ToolOutput(content=json.dumps(info, indent=2), content_type="json", metadata={"version": VERSION})

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from tests.fakes import wire_gemini, wire_openai
+from tests.fakes import wire_gemini, wire_local, wire_openai
 from tests.fakes.replies import resolve
 from tests.fakes.state import FakeState, RecordedRequest, ReplySpec
 
@@ -25,11 +25,14 @@ _GEMINI_PATH = re.compile(r"^(?:/[^:]*)?/(?:v1beta|v1alpha|v1)/models/(?P<model>
 _GEMINI_KINDS = {"generateContent": "gemini.generate", "streamGenerateContent": "gemini.stream",
                  "countTokens": "gemini.count"}
 _SPECS = TypeAdapter(list[ReplySpec])
-_CONFIG_KEYS = frozenset({"delay", "hang_seconds", "models"})
+_CONFIG_KEYS = frozenset({"delay", "hang_seconds", "models", "flavour", "windows"})
 
 
 def classify(method: str, path: str, headers: dict[str, str], query: dict[str, str]) -> tuple[str, str | None]:
     """Name the endpoint a request is for, and the model named in its path (Gemini)."""
+    local = wire_local.classify(method, path)
+    if local is not None:
+        return local, None
     match = _GEMINI_PATH.match(path)
     if method == "POST" and match:
         return _GEMINI_KINDS.get(match["method"], "unknown"), match["model"]
@@ -131,9 +134,15 @@ class FakeApp:
             self.state.finish(rec, outcome)
 
     async def _dispatch(self, rec: RecordedRequest, scope: Scope, receive: Receive, send: Send) -> str:
-        models = self.state.config.models
+        config = self.state.config
+        models = config.models
+        if rec.kind in wire_local.SERVED_BY:
+            status, payload = wire_local.answer(rec.kind, rec.body, models, config.windows) \
+                if wire_local.SERVED_BY[rec.kind] == config.flavour else (404, {"error": "not found"})
+            await JSONResponse(payload, status_code=status)(scope, receive, send)
+            return "ok" if status == 200 else f"status {status}"
         simple: dict[str, Any] = {
-            "openai.models": lambda: wire_openai.models_list(models),
+            "openai.models": lambda: wire_local.model_list(config.flavour, models, config.windows),
             "gemini.models": lambda: wire_gemini.models_list(models),
             "gemini.count": lambda: wire_gemini.count_tokens(rec.body),
         }

@@ -128,8 +128,11 @@ class FakeProviderServer:
         self.state.add_replies(r if isinstance(r, ReplySpec) else ReplySpec.model_validate(r) for r in replies)
 
     def configure(self, *, delay: float | None = None, hang_seconds: float | None = None,
-                  models: Sequence[str] | None = None) -> FakeConfig:
-        return self.state.configure(delay=delay, hang_seconds=hang_seconds, models=models)
+                  models: Sequence[str] | None = None, flavour: str | None = None,
+                  windows: dict[str, int] | None = None) -> FakeConfig:
+        """Change reply timing, the listed models, and which local server's discovery answers it imitates."""
+        return self.state.configure(delay=delay, hang_seconds=hang_seconds, models=models, flavour=flavour,
+                                    windows=windows)
 
     def reset(self) -> None:
         """Forget script and requests, and restore the start-up config."""
@@ -163,9 +166,14 @@ class FakeProviderServer:
             raise AssertionError("the fake provider has not received any request")
         return log[-1]
 
-    def wait_for_requests(self, count: int, timeout: float = 5.0, *, finished: bool = False) -> list[RecordedRequest]:
-        """Block until `count` requests arrived (or finished); TimeoutError after `timeout` seconds."""
-        return self.state.wait_for_requests(count, timeout, finished=finished)
+    def wait_for_requests(self, count: int, timeout: float = 5.0, *, finished: bool = False,
+                          kinds: frozenset[str] | None = None) -> list[RecordedRequest]:
+        """Block until `count` requests (of `kinds`) arrived (or finished); TimeoutError after `timeout` seconds."""
+        return self.state.wait_for_requests(count, timeout, finished=finished, kinds=kinds)
+
+    def wait_for_generations(self, count: int, timeout: float = 5.0, *, finished: bool = False) -> list[RecordedRequest]:
+        """Like wait_for_requests, counting model calls only (not model listings or discovery probes)."""
+        return self.wait_for_requests(count, timeout, finished=finished, kinds=GENERATION_KINDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

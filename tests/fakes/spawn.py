@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.fakes.control import FakeProviderControl
 
@@ -51,12 +52,17 @@ def fake_provider_process(delay: float = 0.0, models: str | None = None) -> Iter
             raise RuntimeError(f"fake provider did not start (printed {url!r})")
         yield FakeProcess(url=url, process=proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Terminate a child this test started; kill it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
 
 
 def clean_environ(extra: Mapping[str, str]) -> dict[str, str]:

@@ -78,9 +78,12 @@ class FakeConfig:
     delay: float = 0.0
     hang_seconds: float = DEFAULT_HANG_SECONDS
     models: tuple[str, ...] = DEFAULT_MODELS
+    flavour: str = "plain"  # which local server the model listing imitates (tests/fakes/wire_local.py)
+    windows: dict[str, int] = field(default_factory=dict)  # context window per model, told the flavour's way
 
     def to_dict(self) -> dict[str, Any]:
-        return {"delay": self.delay, "hang_seconds": self.hang_seconds, "models": list(self.models)}
+        return {"delay": self.delay, "hang_seconds": self.hang_seconds, "models": list(self.models),
+                "flavour": self.flavour, "windows": dict(self.windows)}
 
 
 @dataclass
@@ -140,19 +143,26 @@ class FakeState:
         with self._cond:
             return list(self._log)
 
-    def wait_for_requests(self, count: int, timeout: float, *, finished: bool = False) -> list[RecordedRequest]:
-        """Block until `count` requests arrived (or finished); raise TimeoutError after `timeout`."""
+    def wait_for_requests(
+        self, count: int, timeout: float, *, finished: bool = False, kinds: frozenset[str] | None = None,
+    ) -> list[RecordedRequest]:
+        """Block until `count` requests (of `kinds`, when given) arrived (or finished); return those requests;
+        raise TimeoutError after `timeout`."""
+        def matching() -> list[RecordedRequest]:
+            return [r for r in self._log if kinds is None or r.kind in kinds]
+
         def ready() -> bool:
-            done = [r for r in self._log if r.finished is not None] if finished else self._log
+            done = [r for r in matching() if r.finished is not None] if finished else matching()
             return len(done) >= count
 
         with self._cond:
             if not self._cond.wait_for(ready, timeout=timeout):
-                raise TimeoutError(f"fake provider saw {len(self._log)} request(s), wanted {count} within {timeout}s")
-            return list(self._log)
+                raise TimeoutError(f"fake provider saw {len(matching())} request(s), wanted {count} within {timeout}s")
+            return matching()
 
     def configure(
         self, *, delay: float | None = None, hang_seconds: float | None = None, models: Sequence[str] | None = None,
+        flavour: str | None = None, windows: dict[str, int] | None = None,
     ) -> FakeConfig:
         with self._cond:
             if delay is not None:
@@ -161,6 +171,10 @@ class FakeState:
                 self.config.hang_seconds = max(0.0, float(hang_seconds))
             if models is not None:
                 self.config.models = tuple(models)
+            if flavour is not None:
+                self.config.flavour = flavour
+            if windows is not None:
+                self.config.windows = dict(windows)
             return FakeConfig(**asdict(self.config))
 
     def reset(self) -> None:

@@ -135,8 +135,3 @@ def prompt_blocked_body() -> dict[str, Any]:
     """How Azure-style content filtering refuses a prompt: HTTP 400 with code content_filter."""
     return error_body(400, "content_filter", "The response was filtered due to the prompt triggering the "
                                              "content management policy.")
-
-
-def models_list(models: tuple[str, ...]) -> dict[str, Any]:
-    return {"object": "list",
-            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in models]}

@@ -244,6 +244,8 @@ class ConsensusTool(Tool):
     conversational = True
 
     async def run(self, request: ConsensusRequest, ctx: RequestContext) -> ToolOutput:
+        for name in [*(e.model for e in request.models), request.synthesis_model]:
+            await ctx.services.registry.prepare(name or None)  # a local server's models are listed on first need
         routes, synthesis_route = resolve_routes(ctx.services.registry, request)
         self._check_room(ctx, len(routes) + 1 + (1 if synthesis_route else 0))
         loaded = await load_files(ctx, request.relevant_files)

@@ -177,7 +177,7 @@ async def _finish(
         new_input=expert_input_text(spec, run, extra_input),
         files=files,
         optional_files=more,
-        thinking_mode=getattr(request, "thinking_mode", None),
+        thinking_mode=getattr(request, "thinking_mode", None) or ctx.settings.default_thinking_mode(spec.name),
         history_filter=lambda turn: turn.metadata.get("workflow", {}).get("run") != run_id,
     )
     user, assistant = exchange_turns(spec.name, render_step(spec.name, record, request.total_steps), answer, extra_meta=meta)
