@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from providers.registry import ModelResolutionError, Route
+from tools.arguments import describe_validation, without_control_fields
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import ProgressFn, RequestContext, Services, no_progress
 from utils.conversation import Thread
@@ -21,20 +22,6 @@ from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 logger = logging.getLogger(__name__)
 
 PROMPT_FILE_NAME = "prompt.txt"
-
-
-def describe_validation(error: ValidationError) -> str:
-    """One line per bad field: which field, and why."""
-    lines = []
-    for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "(arguments)"
-        if item["type"] == "extra_forbidden":
-            lines.append(f"'{field}' is not a field of this tool; remove it")
-        elif item["type"] == "missing":
-            lines.append(f"'{field}' is required")
-        else:
-            lines.append(f"'{field}': {item['msg']} (got {str(item.get('input'))[:80]!r})")
-    return "Invalid arguments: " + "; ".join(lines) + ". Fix these and call again (the tool's input schema lists every field)."
 
 
 class Dispatcher:
@@ -80,10 +67,11 @@ class Dispatcher:
                 "unknown_tool",
                 f"Unknown tool '{name}'. Available tools: {', '.join(sorted(self.services.tools))}.",
             )
+        arguments = without_control_fields(arguments, tool.request_model.model_fields)
         try:
             request = tool.request_model.model_validate(arguments)
         except ValidationError as exc:
-            raise ToolError("invalid_arguments", describe_validation(exc)) from exc
+            raise ToolError("invalid_arguments", describe_validation(exc, tool.request_model)) from exc
         policy, spill_dir = self._policy(request)
         if spill_dir is not None:
             spill.append(spill_dir)
