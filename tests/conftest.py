@@ -17,10 +17,6 @@ from utils.storage.memory import MemoryThreadStore
 pytest_plugins = ["tests.fakes.fixtures"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: takes tens of seconds; part of the default run (deselect with -m 'not slow')")
-
-
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings from an explicit environment only: never the developer's real keys or home."""

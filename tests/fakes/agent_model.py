@@ -65,6 +65,30 @@ def _tool_names(body: dict[str, Any]) -> list[str]:
     return names
 
 
+# Tools a CLI offers while its MCP servers are still starting (Claude Code); calling one waits for them.
+WAIT_TOOLS = frozenset({"WaitForMcpServers"})
+
+
+def called_tools(body: dict[str, Any]) -> list[str]:
+    """Names of the tools the model already called in this conversation, whatever the wire format."""
+    names: list[str] = []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                names.append(str(block.get("name")))
+        for call in message.get("tool_calls") or []:
+            names.append(str(call.get("function", {}).get("name")))
+    for item in body.get("input") if isinstance(body.get("input"), list) else []:
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            names.append(_joined(str(item["namespace"]), str(item["name"])) if item.get("namespace") else str(item["name"]))
+    for content in body.get("contents") or []:
+        for part in content.get("parts") or []:
+            if isinstance(part, dict) and "functionCall" in part:
+                names.append(str(part["functionCall"].get("name")))
+    return names
+
+
 def tool_result_text(body: dict[str, Any]) -> str | None:
     """The text of the last tool result in a request, if it carries one."""
     found: str | None = None
@@ -93,6 +117,7 @@ class Answer:
     text: str | None = None
     call: tuple[str, dict[str, Any]] | None = None
     search: str | None = None  # ask the client's own tool search for this (Codex defers MCP tools behind it)
+    number: int = 1  # tool call ids must differ within one conversation
 
 
 def _offers_tool_search(body: dict[str, Any]) -> bool:
@@ -125,16 +150,23 @@ class AgentModel:
         with self._lock:
             return [s for s in self.seen if isinstance(s.body, dict) and _is_generation(s.path, s.body)]
 
+    def _is_target(self, name: str) -> bool:
+        return name == self.script.tool or name.endswith(f"_{self.script.tool}")
+
     def answer(self, body: dict[str, Any]) -> Answer:
+        called = called_tools(body)
         result = tool_result_text(body)
-        if result is not None:
+        if result is not None and any(self._is_target(n) for n in called):
             first = next((line for line in result.splitlines() if line.strip()), "")
             return Answer(text=f"DONE {first[:2000]}")
-        wanted = [n for n in _tool_names(body) if n == self.script.tool or n.endswith(f"_{self.script.tool}")]
+        wanted = [n for n in _tool_names(body) if self._is_target(n)]
         if wanted:
             with self._lock:
                 self.calls_made.append((wanted[0], dict(self.script.arguments)))
-            return Answer(call=(wanted[0], dict(self.script.arguments)))
+            return Answer(call=(wanted[0], dict(self.script.arguments)), number=len(called) + 1)
+        waits = [n for n in _tool_names(body) if n in WAIT_TOOLS and n not in called]
+        if waits:  # the CLI is still starting its MCP servers: wait for them, as a real model is told to
+            return Answer(call=(waits[0], {}), number=len(called) + 1)
         if _offers_tool_search(body):
             return Answer(search=self.script.tool)
         return Answer(text=self.script.reply)
@@ -255,7 +287,7 @@ def _render(path: str, body: dict[str, Any], answer: Answer) -> dict[str, Any] |
 def _anthropic(body: dict[str, Any], answer: Answer) -> dict[str, Any] | list[tuple[str | None, Any]]:
     usage = {"input_tokens": 10, "output_tokens": 5, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     if answer.call:
-        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_fake1", "name": answer.call[0], "input": answer.call[1]}
+        block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{answer.number}", "name": answer.call[0], "input": answer.call[1]}
         stop = "tool_use"
     else:
         block = {"type": "text", "text": answer.text or ""}
@@ -320,7 +352,7 @@ def _responses(body: dict[str, Any], answer: Answer) -> dict[str, Any] | list[tu
                                 "arguments": {"query": answer.search, "limit": 8}}
     elif answer.call:
         name = answer.call[0]
-        item = {"type": "function_call", "id": "fc_fake1", "call_id": "call_fake1", "name": name,
+        item = {"type": "function_call", "id": f"fc_fake{answer.number}", "call_id": f"call_fake{answer.number}", "name": name,
                                 "arguments": json.dumps(answer.call[1]), "status": "completed"}
         namespace = _namespace_of(body, name)
         if namespace is not None:
@@ -356,7 +388,7 @@ def _chat(body: dict[str, Any], answer: Answer) -> dict[str, Any] | list[tuple[s
     message: dict[str, Any] = {"role": "assistant", "content": answer.text}
     if answer.call:
         message = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_fake1", "type": "function",
+            {"id": f"call_fake{answer.number}", "type": "function",
              "function": {"name": answer.call[0], "arguments": json.dumps(answer.call[1])}}]}
     finish = "tool_calls" if answer.call else "stop"
     completion = {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
