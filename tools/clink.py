@@ -7,6 +7,7 @@ import contextlib
 import json
 import mimetypes
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -33,6 +34,7 @@ HISTORY_BUDGET_CHARS = 40_000  # earlier turns shown to the CLI, newest first
 TURN_CAP_CHARS = 8_000  # one earlier turn, at most
 OUTPUT_CAP_CHARS = 200_000  # the answer kept from the CLI
 STDERR_TAIL_LINES = 15
+PIPE_DRAIN_S = 5.0  # reading what is left in the pipes once the CLI's process group is gone
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,92 @@ class CliSpec:
 
     command: str
     args: tuple[str, ...]
+    # No MCP server at all in the child: it would load the user's servers, this Quorum among them (and recurse).
+    no_mcp: tuple[str, ...] = ()
+    # Read-only is the default; `may_write` only for roles listed in QUORUM_CLINK_WRITE_ROLES.
+    read_only: tuple[str, ...] = ()
+    may_write: tuple[str, ...] = ()
+    last: tuple[str, ...] = ()  # what must close the command line (Codex: `-`, the prompt is on stdin)
+
+    def argv(self, executable: str, write: bool) -> list[str]:
+        return [executable, *self.args, *self.no_mcp, *(self.may_write if write else self.read_only), *self.last]
 
 
-# Data, not code: the executable and the flags that put each CLI in one-shot prompt mode.
+# Data, not code: the flags that put each CLI in one-shot prompt mode, checked against the --help of
+# Claude Code 2.1.197, Gemini CLI 0.61.0 and Codex CLI 0.171.0.
 CLIS: dict[str, CliSpec] = {
-    "claude": CliSpec("claude", ("-p", "--output-format", "json")),
-    "codex": CliSpec("codex", ("exec", "--skip-git-repo-check", "-")),
-    "gemini": CliSpec("gemini", ("--output-format", "json", "-p", "Carry out the request given above on standard input.")),
+    "claude": CliSpec(
+        "claude", ("-p", "--output-format", "json"),
+        no_mcp=("--strict-mcp-config", "--mcp-config", '{"mcpServers": {}}'),
+        # In -p mode nothing can be approved interactively: edits and commands are refused, reads allowed.
+        read_only=("--permission-mode", "default"),
+        may_write=("--permission-mode", "acceptEdits"),
+    ),
+    "codex": CliSpec(
+        "codex", ("exec", "--skip-git-repo-check", "--color", "never"),
+        no_mcp=("-c", "mcp_servers={}"),
+        read_only=("--sandbox", "read-only"),
+        may_write=("--sandbox", "workspace-write"),
+        last=("-",),
+    ),
+    "gemini": CliSpec(
+        # --skip-trust: Gemini CLI refuses a folder it was not told to trust (exit 55).
+        "gemini", ("--skip-trust", "--output-format", "json", "-p", "Carry out the request given above on standard input."),
+        # An allow-list naming no configured server: Gemini CLI then starts none.
+        no_mcp=("--allowed-mcp-server-names", "quorum-clink-none"),
+        # Non-interactive "default" mode offers its model only the tools that need no approval (reads).
+        read_only=("--approval-mode", "default"),
+        may_write=("--approval-mode", "auto_edit"),
+    ),
 }
 # JSON keys that hold the answer, in the order they are tried (claude: result, gemini: response).
 RESULT_KEYS = ("result", "response", "text", "content")
+WRITE_ROLES_VAR = "QUORUM_CLINK_WRITE_ROLES"
+# Terminal control sequences (colours, cursor moves, titles): CLIs print them even when piped.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last lines of a stream as the caller is shown them: no terminal codes, bounded."""
+    return "\n".join(strip_ansi(text).strip().splitlines()[-lines:])[-4_000:]
+
+
+def failure_reason(stdout: str, stderr: str) -> str | None:
+    """The CLI's own account of a failure, from whichever stream carries it; None if it reported none.
+
+    Claude Code prints `{"is_error": true, "result": "..."}` on stdout; Gemini CLI `{"error": {"message": ...}}`;
+    Codex and most others write to stderr."""
+    data = _json_object(stdout)
+    if data is not None:
+        error = data.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return strip_ansi(error["message"]).strip()
+        if isinstance(error, str) and error.strip():
+            return strip_ansi(error).strip()
+        if data.get("is_error") is True:
+            result = next((value for k in RESULT_KEYS if isinstance(value := data.get(k), str)), "")
+            return strip_ansi(result).strip() or json.dumps(data)[:2_000]
+    return None
+
+
+def _json_object(stdout: str) -> dict[str, object] | None:
+    stripped = stdout.strip()
+    if not stripped.startswith("{"):
+        return None
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_roles(ctx: RequestContext) -> frozenset[str]:
+    """Roles the user let write in the working directory (QUORUM_CLINK_WRITE_ROLES); none by default."""
+    return frozenset(r.strip() for r in ctx.settings.get(WRITE_ROLES_VAR).split(",") if r.strip())
 
 
 def command_env_var(cli_name: str) -> str:
@@ -140,58 +218,87 @@ def build_cli_prompt(
 
 def parse_output(stdout: str) -> tuple[str, str]:
     """The answer text and the format it came in: a JSON object's result field, else the raw text."""
-    stripped = stdout.strip()
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, dict):
-            for key in RESULT_KEYS:
-                value = data.get(key)
-                if isinstance(value, str):
-                    return value.strip(), "json"
-    return stripped, "text"
+    data = _json_object(stdout)
+    if data is not None:
+        for key in RESULT_KEYS:
+            value = data.get(key)
+            if isinstance(value, str):
+                return strip_ansi(value).strip(), "json"
+    return strip_ansi(stdout).strip(), "text"
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the child and anything it started (it leads its own session)."""
-    if proc.returncode is not None:
-        return
+    """Kill the child and anything it started (it leads its own session), even after it exited itself."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+async def _collect(stream: asyncio.StreamReader | None, into: bytearray) -> None:
+    while stream is not None and (chunk := await stream.read(65_536)):
+        into.extend(chunk)
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        proc.stdin.close()
 
 
 async def run_cli(
     argv: list[str], stdin: str, cwd: Path, timeout: float, ctx: RequestContext, label: str
 ) -> tuple[int, str, str]:
-    """Run argv with `stdin`, heartbeating; kill it on timeout or cancellation."""
+    """Run argv with `stdin`, heartbeating; kill its whole process group on exit, timeout or cancellation."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=str(cwd),
+        env={**os.environ, "NO_COLOR": "1"},
         start_new_session=True,
     )
+    out, err = bytearray(), bytearray()
+    # Read as it comes, so a timeout can still show what the CLI said (e.g. Codex retrying a dead network).
+    streams = asyncio.gather(_feed(proc, stdin.encode()), _collect(proc.stdout, out), _collect(proc.stderr, err))
     try:
         async with heartbeat(ctx.progress, ctx.settings.heartbeat_s, label):
-            out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
+            await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError as exc:
+        said = "".join(
+            f"\nLast lines of its {name}:\n{tail}"
+            for name, raw in (("stdout", out), ("stderr", err))
+            if (tail := _tail(raw.decode(errors="replace")))
+        )
         raise ToolError(
             "tool_error",
-            f"{label} gave no answer within {timeout:g} s and was stopped (QUORUM_CLINK_TIMEOUT_S raises the limit).",
+            f"{label} gave no answer within {timeout:g} s and was stopped (QUORUM_CLINK_TIMEOUT_S raises the limit)."
+            + (said or " It printed nothing."),
             timeout_s=timeout,
         ) from exc
     finally:
-        if proc.returncode is None:
-            _kill(proc)
-            with contextlib.suppress(ProcessLookupError):
-                await asyncio.shield(proc.wait())
+        _kill(proc)  # also what the CLI left behind, which would hold its pipes open
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(streams), PIPE_DRAIN_S)  # the rest of what it printed
+        streams.cancel()
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def _failure_message(cli_name: str, code: int, reason: str | None, out: str, err: str) -> str:
+    head = f"The {cli_name} CLI exited with status {code}" if code != 0 else f"The {cli_name} CLI reported an error"
+    if reason:
+        return f"{head}: {_tail(reason, 40)}"
+    for name, text in (("stderr", err), ("stdout", out)):
+        if tail := _tail(text):
+            return f"{head}. Last lines of its {name}:\n{tail}"
+    return f"{head} and printed nothing on stdout or stderr."
 
 
 class ClinkTool(Tool):
@@ -220,14 +327,14 @@ class ClinkTool(Tool):
         with tempfile.TemporaryDirectory(prefix="quorum-clink-") as scratch:
             images = await asyncio.to_thread(_image_paths, ctx, request.images, Path(scratch))
             text = build_cli_prompt(instructions, history, files, images, request.prompt)
-            code, out, err = await run_cli([executable, *cli.args], text, cwd, timeout, ctx, f"{request.cli_name} CLI")
+            argv = cli.argv(executable, write=request.role in write_roles(ctx))
+            code, out, err = await run_cli(argv, text, cwd, timeout, ctx, f"{request.cli_name} CLI")
         duration = round(time.monotonic() - started, 3)
-        if code != 0:
-            tail = "\n".join(err.strip().splitlines()[-STDERR_TAIL_LINES:])[-4_000:]
+        reason = failure_reason(out, err)
+        if code != 0 or reason is not None:
             raise ToolError(
                 "tool_error",
-                f"The {request.cli_name} CLI exited with status {code}."
-                + (f" Last lines of its stderr:\n{tail}" if tail else " It wrote nothing to stderr."),
+                _failure_message(request.cli_name, code, reason, out, err),
                 cli_name=request.cli_name,
                 exit_code=code,
             )
