@@ -138,11 +138,19 @@ async def run_process(argv: list[str], *, env: Mapping[str, str], cwd: Path, std
     return Run(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def processes_in(home: Path) -> list[int]:
+    """Live processes started with HOME=`home`, Quorum's own server excepted (read from /proc)."""
+    marker = f"HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if marker in environ and not any(a.endswith(b"server.py") for a in argv) and "\nState:\tZ" not in status:
+            found.append(int(entry.name))
+    return found

@@ -43,9 +43,18 @@ time.sleep(120)
 """
 
 
+# Every fake answers `mcp list --json` as Codex does, with one configured server (clink asks Codex for its list).
+MCP_LIST = """
+import sys
+if sys.argv[1:4] == ["mcp", "list", "--json"]:
+    print('[{"name": "quorum", "enabled": true}, {"name": "off", "enabled": false}]')
+    sys.exit(0)
+"""
+
+
 def fake_cli(tmp_path: Path, name: str, body: str) -> Path:
     path = tmp_path / name
-    path.write_text(f"#!{sys.executable}\n{body}")
+    path.write_text(f"#!{sys.executable}\n{MCP_LIST}\n{body}")
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path
 
@@ -278,7 +287,8 @@ async def test_a_cancelled_call_kills_the_cli_and_its_process_group(harness_fact
          ["--permission-mode", "acceptEdits"]),
         ("gemini", ["--allowed-mcp-server-names", "quorum-clink-none"], ["--approval-mode", "default"],
          ["--approval-mode", "auto_edit"]),
-        ("codex", ["-c", "mcp_servers={}"], ["--sandbox", "read-only"], ["--sandbox", "workspace-write"]),
+        ("codex", ["-c", "mcp_servers={}", "-c", "mcp_servers.quorum.enabled=false"], ["--sandbox", "read-only"],
+         ["--sandbox", "workspace-write"]),
     ],
 )
 async def test_children_start_without_mcp_servers_read_only_unless_the_role_may_write(

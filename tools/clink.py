@@ -49,9 +49,14 @@ class CliSpec:
     read_only: tuple[str, ...] = ()
     may_write: tuple[str, ...] = ()
     last: tuple[str, ...] = ()  # what must close the command line (Codex: `-`, the prompt is on stdin)
+    # A CLI whose switch cannot empty the server table (Codex merges `-c mcp_servers={}` into the user's) lists
+    # the servers it would start (JSON, objects with "name") and gets `disable_mcp` for each.
+    list_mcp: tuple[str, ...] = ()
+    disable_mcp: tuple[str, ...] = ()
 
-    def argv(self, executable: str, write: bool) -> list[str]:
-        return [executable, *self.args, *self.no_mcp, *(self.may_write if write else self.read_only), *self.last]
+    def argv(self, executable: str, write: bool, configured_mcp: tuple[str, ...] = ()) -> list[str]:
+        off = [part.format(name=name) for name in configured_mcp for part in self.disable_mcp]
+        return [executable, *self.args, *self.no_mcp, *off, *(self.may_write if write else self.read_only), *self.last]
 
 
 # Data, not code: the flags that put each CLI in one-shot prompt mode, checked against the --help of
@@ -67,6 +72,8 @@ CLIS: dict[str, CliSpec] = {
     "codex": CliSpec(
         "codex", ("exec", "--skip-git-repo-check", "--color", "never"),
         no_mcp=("-c", "mcp_servers={}"),
+        list_mcp=("mcp", "list", "--json"),
+        disable_mcp=("-c", "mcp_servers.{name}.enabled=false"),
         read_only=("--sandbox", "read-only"),
         may_write=("--sandbox", "workspace-write"),
         last=("-",),
@@ -124,6 +131,40 @@ def _json_object(stdout: str) -> dict[str, object] | None:
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+async def configured_mcp_servers(cli: CliSpec, executable: str, cwd: Path) -> tuple[str, ...]:
+    """The MCP servers the CLI would start in `cwd`, by its own account (only for CLIs that need it)."""
+    if not cli.list_mcp:
+        return ()
+    proc = await asyncio.create_subprocess_exec(
+        executable, *cli.list_mcp, cwd=str(cwd), stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        _kill(proc)
+    try:
+        listed = json.loads(out)
+        names = tuple(str(item["name"]) for item in listed if item.get("enabled", True))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ToolError(
+            "tool_error",
+            f"clink could not list the MCP servers '{executable} {' '.join(cli.list_mcp)}' would start, so it "
+            f"cannot keep them off in the child ({_tail(err.decode(errors='replace')) or exc}). Check that the CLI runs.",
+        ) from exc
+    odd = [n for n in names if not _BARE_KEY.match(n)]
+    if odd:
+        raise ToolError(
+            "tool_error",
+            f"clink cannot switch off the MCP server(s) {', '.join(map(repr, odd))} for the child CLI (the name has "
+            "characters its -c switch cannot address). Rename them in the CLI's configuration.",
+        )
+    return names
 
 
 def write_roles(ctx: RequestContext) -> frozenset[str]:
@@ -327,7 +368,8 @@ class ClinkTool(Tool):
         with tempfile.TemporaryDirectory(prefix="quorum-clink-") as scratch:
             images = await asyncio.to_thread(_image_paths, ctx, request.images, Path(scratch))
             text = build_cli_prompt(instructions, history, files, images, request.prompt)
-            argv = cli.argv(executable, write=request.role in write_roles(ctx))
+            configured = await configured_mcp_servers(cli, executable, cwd)
+            argv = cli.argv(executable, write=request.role in write_roles(ctx), configured_mcp=configured)
             code, out, err = await run_cli(argv, text, cwd, timeout, ctx, f"{request.cli_name} CLI")
         duration = round(time.monotonic() - started, 3)
         reason = failure_reason(out, err)
