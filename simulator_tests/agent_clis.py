@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,19 +138,23 @@ async def run_process(argv: list[str], *, env: Mapping[str, str], cwd: Path, std
     return Run(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
-def processes_in(home: Path) -> list[int]:
-    """Live processes started with HOME=`home`, Quorum's own server excepted (read from /proc)."""
-    marker = f"HOME={home}".encode()
-    found = []
+def live_processes() -> Iterator[tuple[int, list[bytes], list[bytes]]]:
+    """(pid, argv, environment) of every live process this user can read, zombies excepted (from /proc)."""
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit():
             continue
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
             argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
             status = (entry / "status").read_text()
         except OSError:
             continue
-        if marker in environ and not any(a.endswith(b"server.py") for a in argv) and "\nState:\tZ" not in status:
-            found.append(int(entry.name))
-    return found
+        if "\nState:\tZ" not in status:
+            yield int(entry.name), argv, environ
+
+
+def processes_in(home: Path) -> list[int]:
+    """Live processes started with HOME=`home`, Quorum's own server excepted."""
+    marker = f"HOME={home}".encode()
+    return [pid for pid, argv, environ in live_processes()
+            if pid != os.getpid() and marker in environ and not any(a.endswith(b"server.py") for a in argv)]
