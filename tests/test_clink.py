@@ -313,3 +313,48 @@ async def test_children_start_without_mcp_servers_read_only_unless_the_role_may_
         assert planner[-1] == "-"
     if cli_name == "gemini":
         assert "--skip-trust" in planner
+
+
+GEMINI_API_ERROR = """
+import json, sys
+sys.stdin.read()
+print("    at async Turn.run (file:///gemini/bundle/chunk.js:333001:24) {", file=sys.stderr)
+print("  status: 400\\n}", file=sys.stderr)
+print(json.dumps({"session_id": "s1", "error": {"type": "Error", "message": "API key not valid", "code": 400}}, indent=2),
+      file=sys.stderr)
+sys.exit(1)
+"""
+
+CODEX_ERROR_LINES = """
+import sys
+prompt = sys.stdin.read()
+print(prompt, file=sys.stderr)  # Codex echoes the prompt on stderr
+print("warning: Codex could not find bubblewrap on PATH.", file=sys.stderr)
+print("ERROR: stream disconnected before completion: error sending request", file=sys.stderr)
+print("ERROR: stream disconnected before completion: error sending request", file=sys.stderr)
+sys.exit(1)
+"""
+
+WARNS_BUT_ANSWERS = """
+import json, sys
+sys.stdin.read()
+print("Error: telemetry endpoint unreachable (ignored)", file=sys.stderr)
+print(json.dumps({"response": "the answer"}))
+"""
+
+
+async def test_the_reason_is_found_at_the_end_of_stderr_or_in_its_error_lines(harness_factory, tmp_path):
+    gemini = fake_cli(tmp_path, "fake-gemini", GEMINI_API_ERROR)
+    codex = fake_cli(tmp_path, "fake-codex", CODEX_ERROR_LINES)
+    h = await harness_factory({"QUORUM_CLINK_GEMINI_COMMAND": str(gemini), "QUORUM_CLINK_CODEX_COMMAND": str(codex)})
+    body = await h.fail("clink", prompt="hello")
+    assert body["content"] == "The gemini CLI exited with status 1: API key not valid"
+    body = await h.fail("clink", prompt="hello", cli_name="codex")
+    assert body["content"] == ("The codex CLI exited with status 1: "
+                               "ERROR: stream disconnected before completion: error sending request")
+
+
+async def test_an_error_line_on_stderr_after_a_clean_exit_is_not_a_failure(harness_factory, tmp_path):
+    cli = fake_cli(tmp_path, "fake-gemini", WARNS_BUT_ANSWERS)
+    h = await harness_factory({"QUORUM_CLINK_GEMINI_COMMAND": str(cli)})
+    assert (await h.ok("clink", prompt="hello"))["content"] == "the answer"

@@ -104,13 +104,16 @@ def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(strip_ansi(text).strip().splitlines()[-lines:])[-4_000:]
 
 
-def failure_reason(stdout: str, stderr: str) -> str | None:
+def failure_reason(stdout: str, stderr: str, code: int) -> str | None:
     """The CLI's own account of a failure, from whichever stream carries it; None if it reported none.
 
-    Claude Code prints `{"is_error": true, "result": "..."}` on stdout; Gemini CLI `{"error": {"message": ...}}`;
-    Codex and most others write to stderr."""
-    data = _json_object(stdout)
-    if data is not None:
+    Claude Code prints `{"is_error": true, "result": "..."}` on stdout (even with exit status 0); Gemini CLI
+    ends stderr with `{"error": {"message": ...}}`; Codex writes `ERROR: ...` lines to stderr. After a
+    clean exit only stdout's report counts: stderr then holds warnings, not failures."""
+    for text in (stdout, stderr) if code != 0 else (stdout,):
+        data = _json_object(text)
+        if data is None:
+            continue
         error = data.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             return strip_ansi(error["message"]).strip()
@@ -119,18 +122,28 @@ def failure_reason(stdout: str, stderr: str) -> str | None:
         if data.get("is_error") is True:
             result = next((value for k in RESULT_KEYS if isinstance(value := data.get(k), str)), "")
             return strip_ansi(result).strip() or json.dumps(data)[:2_000]
+    if code == 0:
+        return None
+    errors = [line.strip() for line in strip_ansi(stderr).splitlines() if _ERROR_LINE.match(line.strip())]
+    return "\n".join(dict.fromkeys(errors[-5:])) or None
+
+
+_ERROR_LINE = re.compile(r"^(?:ERROR|Error|error)\b:?")
+
+
+def _json_object(text: str) -> dict[str, object] | None:
+    """The JSON object a stream consists of, or ends with (CLIs print logs before their JSON report)."""
+    stripped = text.strip()
+    starts = [0] + [i + 1 for i, ch in enumerate(stripped) if ch == "\n" and stripped[i + 1:i + 2] == "{"]
+    for start in reversed(starts[-20:]):
+        if not stripped.startswith("{", start):
+            continue
+        try:
+            data = json.loads(stripped[start:])
+        except json.JSONDecodeError:
+            continue
+        return data if isinstance(data, dict) else None
     return None
-
-
-def _json_object(stdout: str) -> dict[str, object] | None:
-    stripped = stdout.strip()
-    if not stripped.startswith("{"):
-        return None
-    try:
-        data = json.loads(stripped)
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -372,7 +385,7 @@ class ClinkTool(Tool):
             argv = cli.argv(executable, write=request.role in write_roles(ctx), configured_mcp=configured)
             code, out, err = await run_cli(argv, text, cwd, timeout, ctx, f"{request.cli_name} CLI")
         duration = round(time.monotonic() - started, 3)
-        reason = failure_reason(out, err)
+        reason = failure_reason(out, err, code)
         if code != 0 or reason is not None:
             raise ToolError(
                 "tool_error",
