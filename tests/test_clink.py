@@ -287,7 +287,7 @@ async def test_a_cancelled_call_kills_the_cli_and_its_process_group(harness_fact
          ["--permission-mode", "acceptEdits"]),
         ("gemini", ["--allowed-mcp-server-names", "quorum-clink-none"], ["--approval-mode", "default"],
          ["--approval-mode", "auto_edit"]),
-        ("codex", ["-c", "mcp_servers={}", "-c", "mcp_servers.quorum.enabled=false"], ["--sandbox", "read-only"],
+        ("codex", ["-c", "mcp_servers.quorum.enabled=false"], ["--sandbox", "read-only"],
          ["--sandbox", "workspace-write"]),
     ],
 )

@@ -12,11 +12,11 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tools.base import Tool, ToolError, ToolOutput
+from tools.cli_agents import CLIS, WRITE_ROLES_VAR, CliSpec, failure_message, failure_reason, parse_output, tail
 from tools.consult import check_image_path, decode_data_url, load_files, with_locale
 from tools.context import RequestContext
 from tools.fields import FileFields, ThreadFields
@@ -33,156 +33,8 @@ DEFAULT_TIMEOUT_S = 900.0
 HISTORY_BUDGET_CHARS = 40_000  # earlier turns shown to the CLI, newest first
 TURN_CAP_CHARS = 8_000  # one earlier turn, at most
 OUTPUT_CAP_CHARS = 200_000  # the answer kept from the CLI
-STDERR_TAIL_LINES = 15
 PIPE_DRAIN_S = 5.0  # reading what is left in the pipes once the CLI's process group is gone
-
-
-@dataclass(frozen=True)
-class CliSpec:
-    """How to run one CLI non-interactively; the prompt always goes to stdin."""
-
-    command: str
-    args: tuple[str, ...]
-    # No MCP server at all in the child: it would load the user's servers, this Quorum among them (and recurse).
-    no_mcp: tuple[str, ...] = ()
-    # Read-only is the default; `may_write` only for roles listed in QUORUM_CLINK_WRITE_ROLES.
-    read_only: tuple[str, ...] = ()
-    may_write: tuple[str, ...] = ()
-    last: tuple[str, ...] = ()  # what must close the command line (Codex: `-`, the prompt is on stdin)
-    # A CLI whose switch cannot empty the server table (Codex merges `-c mcp_servers={}` into the user's) lists
-    # the servers it would start (JSON, objects with "name") and gets `disable_mcp` for each.
-    list_mcp: tuple[str, ...] = ()
-    disable_mcp: tuple[str, ...] = ()
-
-    def argv(self, executable: str, write: bool, configured_mcp: tuple[str, ...] = ()) -> list[str]:
-        off = [part.format(name=name) for name in configured_mcp for part in self.disable_mcp]
-        return [executable, *self.args, *self.no_mcp, *off, *(self.may_write if write else self.read_only), *self.last]
-
-
-# Data, not code: the flags that put each CLI in one-shot prompt mode, checked against the --help of
-# Claude Code 2.1.197, Gemini CLI 0.61.0 and Codex CLI 0.171.0.
-CLIS: dict[str, CliSpec] = {
-    "claude": CliSpec(
-        "claude", ("-p", "--output-format", "json"),
-        no_mcp=("--strict-mcp-config", "--mcp-config", '{"mcpServers": {}}'),
-        # In -p mode nothing can be approved interactively: edits and commands are refused, reads allowed.
-        read_only=("--permission-mode", "default"),
-        may_write=("--permission-mode", "acceptEdits"),
-    ),
-    "codex": CliSpec(
-        "codex", ("exec", "--skip-git-repo-check", "--color", "never"),
-        no_mcp=("-c", "mcp_servers={}"),
-        list_mcp=("mcp", "list", "--json"),
-        disable_mcp=("-c", "mcp_servers.{name}.enabled=false"),
-        read_only=("--sandbox", "read-only"),
-        may_write=("--sandbox", "workspace-write"),
-        last=("-",),
-    ),
-    "gemini": CliSpec(
-        # --skip-trust: Gemini CLI refuses a folder it was not told to trust (exit 55).
-        "gemini", ("--skip-trust", "--output-format", "json", "-p", "Carry out the request given above on standard input."),
-        # An allow-list naming no configured server: Gemini CLI then starts none.
-        no_mcp=("--allowed-mcp-server-names", "quorum-clink-none"),
-        # Non-interactive "default" mode offers its model only the tools that need no approval (reads).
-        read_only=("--approval-mode", "default"),
-        may_write=("--approval-mode", "auto_edit"),
-    ),
-}
-# JSON keys that hold the answer, in the order they are tried (claude: result, gemini: response).
-RESULT_KEYS = ("result", "response", "text", "content")
-WRITE_ROLES_VAR = "QUORUM_CLINK_WRITE_ROLES"
-# Terminal control sequences (colours, cursor moves, titles): CLIs print them even when piped.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
-    """The last lines of a stream as the caller is shown them: no terminal codes, bounded."""
-    return "\n".join(strip_ansi(text).strip().splitlines()[-lines:])[-4_000:]
-
-
-def failure_reason(stdout: str, stderr: str, code: int) -> str | None:
-    """The CLI's own account of a failure, from whichever stream carries it; None if it reported none.
-
-    Claude Code prints `{"is_error": true, "result": "..."}` on stdout (even with exit status 0); Gemini CLI
-    ends stderr with `{"error": {"message": ...}}`; Codex writes `ERROR: ...` lines to stderr. After a
-    clean exit only stdout's report counts: stderr then holds warnings, not failures."""
-    for text in (stdout, stderr) if code != 0 else (stdout,):
-        data = _json_object(text)
-        if data is None:
-            continue
-        error = data.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return strip_ansi(error["message"]).strip()
-        if isinstance(error, str) and error.strip():
-            return strip_ansi(error).strip()
-        if data.get("is_error") is True:
-            result = next((value for k in RESULT_KEYS if isinstance(value := data.get(k), str)), "")
-            return strip_ansi(result).strip() or json.dumps(data)[:2_000]
-    if code == 0:
-        return None
-    errors = [line.strip() for line in strip_ansi(stderr).splitlines() if _ERROR_LINE.match(line.strip())]
-    return "\n".join(dict.fromkeys(errors[-5:])) or None
-
-
-_ERROR_LINE = re.compile(r"^(?:ERROR|Error|error)\b:?")
-
-
-def _json_object(text: str) -> dict[str, object] | None:
-    """The JSON object a stream consists of, or ends with (CLIs print logs before their JSON report)."""
-    stripped = text.strip()
-    starts = [0] + [i + 1 for i, ch in enumerate(stripped) if ch == "\n" and stripped[i + 1:i + 2] == "{"]
-    for start in reversed(starts[-20:]):
-        if not stripped.startswith("{", start):
-            continue
-        try:
-            data = json.loads(stripped[start:])
-        except json.JSONDecodeError:
-            continue
-        return data if isinstance(data, dict) else None
-    return None
-
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-async def configured_mcp_servers(cli: CliSpec, executable: str, cwd: Path) -> tuple[str, ...]:
-    """The MCP servers the CLI would start in `cwd`, by its own account (only for CLIs that need it)."""
-    if not cli.list_mcp:
-        return ()
-    proc = await asyncio.create_subprocess_exec(
-        executable, *cli.list_mcp, cwd=str(cwd), stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        _kill(proc)
-    try:
-        listed = json.loads(out)
-        names = tuple(str(item["name"]) for item in listed if item.get("enabled", True))
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ToolError(
-            "tool_error",
-            f"clink could not list the MCP servers '{executable} {' '.join(cli.list_mcp)}' would start, so it "
-            f"cannot keep them off in the child ({_tail(err.decode(errors='replace')) or exc}). Check that the CLI runs.",
-        ) from exc
-    odd = [n for n in names if not _BARE_KEY.match(n)]
-    if odd:
-        raise ToolError(
-            "tool_error",
-            f"clink cannot switch off the MCP server(s) {', '.join(map(repr, odd))} for the child CLI (the name has "
-            "characters its -c switch cannot address). Rename them in the CLI's configuration.",
-        )
-    return names
-
-
-def write_roles(ctx: RequestContext) -> frozenset[str]:
-    """Roles the user let write in the working directory (QUORUM_CLINK_WRITE_ROLES); none by default."""
-    return frozenset(r.strip() for r in ctx.settings.get(WRITE_ROLES_VAR).split(",") if r.strip())
+LIST_MCP_TIMEOUT_S = 30.0
 
 
 def command_env_var(cli_name: str) -> str:
@@ -270,17 +122,6 @@ def build_cli_prompt(
     return "\n\n".join(parts) + "\n"
 
 
-def parse_output(stdout: str) -> tuple[str, str]:
-    """The answer text and the format it came in: a JSON object's result field, else the raw text."""
-    data = _json_object(stdout)
-    if data is not None:
-        for key in RESULT_KEYS:
-            value = data.get(key)
-            if isinstance(value, str):
-                return strip_ansi(value).strip(), "json"
-    return strip_ansi(stdout).strip(), "text"
-
-
 def _kill(proc: asyncio.subprocess.Process) -> None:
     """Kill the child and anything it started (it leads its own session), even after it exited itself."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -288,6 +129,51 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+async def configured_mcp_servers(cli: CliSpec, executable: str, cwd: Path) -> tuple[str, ...]:
+    """The MCP servers the CLI would start in `cwd`, by its own account (only for CLIs that need it)."""
+    if not cli.list_mcp:
+        return ()
+    command = f"{executable} {' '.join(cli.list_mcp)}"
+    proc = await asyncio.create_subprocess_exec(
+        executable, *cli.list_mcp, cwd=str(cwd), stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), LIST_MCP_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise ToolError("tool_error", f"'{command}' did not answer within {LIST_MCP_TIMEOUT_S:g} s; check that the "
+                        "CLI runs (clink asks it which MCP servers to keep off).") from exc
+    finally:
+        _kill(proc)
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+    try:
+        listed = json.loads(out)
+        names = tuple(str(item["name"]) for item in listed if item.get("enabled", True))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ToolError(
+            "tool_error",
+            f"clink could not list the MCP servers '{command}' would start, so it "
+            f"cannot keep them off in the child ({tail(err.decode(errors='replace')) or exc}). Check that the CLI runs.",
+        ) from exc
+    odd = [n for n in names if not _BARE_KEY.match(n)]
+    if odd:
+        raise ToolError(
+            "tool_error",
+            f"clink cannot switch off the MCP server(s) {', '.join(map(repr, odd))} for the child CLI (the name has "
+            "characters its -c switch cannot address). Rename them in the CLI's configuration.",
+        )
+    return names
+
+
+def write_roles(ctx: RequestContext) -> frozenset[str]:
+    """Roles the user let write in the working directory (QUORUM_CLINK_WRITE_ROLES); none by default."""
+    return frozenset(r.strip() for r in ctx.settings.get(WRITE_ROLES_VAR).split(",") if r.strip())
 
 
 async def _collect(stream: asyncio.StreamReader | None, into: bytearray) -> None:
@@ -324,9 +210,9 @@ async def run_cli(
             await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError as exc:
         said = "".join(
-            f"\nLast lines of its {name}:\n{tail}"
+            f"\nLast lines of its {name}:\n{last}"
             for name, raw in (("stdout", out), ("stderr", err))
-            if (tail := _tail(raw.decode(errors="replace")))
+            if (last := tail(raw.decode(errors="replace")))
         )
         raise ToolError(
             "tool_error",
@@ -343,16 +229,6 @@ async def run_cli(
         streams.cancel()
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
-
-
-def _failure_message(cli_name: str, code: int, reason: str | None, out: str, err: str) -> str:
-    head = f"The {cli_name} CLI exited with status {code}" if code != 0 else f"The {cli_name} CLI reported an error"
-    if reason:
-        return f"{head}: {_tail(reason, 40)}"
-    for name, text in (("stderr", err), ("stdout", out)):
-        if tail := _tail(text):
-            return f"{head}. Last lines of its {name}:\n{tail}"
-    return f"{head} and printed nothing on stdout or stderr."
 
 
 class ClinkTool(Tool):
@@ -389,7 +265,7 @@ class ClinkTool(Tool):
         if code != 0 or reason is not None:
             raise ToolError(
                 "tool_error",
-                _failure_message(request.cli_name, code, reason, out, err),
+                failure_message(request.cli_name, code, reason, out, err),
                 cli_name=request.cli_name,
                 exit_code=code,
             )
