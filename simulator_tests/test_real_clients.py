@@ -21,7 +21,7 @@ from simulator_tests.agent_clis import (
     scratch_cli,
     tool_calls,
 )
-from tests.client_calls import RECORDED
+from tests.client_calls import CODEX_STRIPPED_KEYWORDS, RECORDED
 from tests.fakes.agent_model import AgentModel, Script, tool_result_text
 
 pytestmark = pytest.mark.slow
@@ -84,6 +84,20 @@ async def test_the_cli_calls_quorum_chat_and_its_answer_reaches_the_model(tmp_pa
     assert results and QUORUM_REPLY in results[-1] and "continuation_id" in results[-1], results
     assert '"status\\\\": \\\\"error' not in results[-1] and "is not a field" not in results[-1]
     assert "DONE" in run.stdout
+    if name == "codex":
+        assert_codex_showed_chat_without_bounds_or_defaults(model)
+
+
+def assert_codex_showed_chat_without_bounds_or_defaults(model: AgentModel) -> None:
+    """Codex strips `minimum`/`maximum`/`default` (tests/client_calls.py); the range stays in the description."""
+    shown = [tool for seen in model.model_requests() for item in seen.body.get("input", [])
+             if isinstance(item, dict) and item.get("type") == "tool_search_output"
+             for namespace in item.get("tools", []) for tool in namespace.get("tools", [])
+             if tool.get("name") == "chat"]
+    assert shown, "Codex never showed its model Quorum's chat tool"
+    temperature = shown[0]["parameters"]["properties"]["temperature"]
+    assert not set(CODEX_STRIPPED_KEYWORDS) & set(temperature), temperature
+    assert temperature["description"] == "0 to 1"
 
 
 async def test_gemini_cli_shows_its_model_quorum_tools_with_wait_for_previous_only_when_trusted(tmp_path):
