@@ -20,10 +20,15 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
-# The MCP Inspector CLI is the third-party client the simulator tests drive the server with.
-if command -v npm >/dev/null 2>&1 && [ ! -x "$HERE/node_modules/.bin/mcp-inspector" ]; then
-  echo "Installing the MCP Inspector CLI (npm)" >&2
-  npm install --no-audit --no-fund --silent >&2 || echo "npm install failed; Inspector tests will be skipped" >&2
+# Real clients the simulator tests drive the server with: the MCP Inspector CLI and the agent CLIs (package.json).
+npm_missing() {
+  local bin
+  for bin in mcp-inspector claude gemini codex; do [ -x "$HERE/node_modules/.bin/$bin" ] || return 0; done
+  [ "$HERE/package.json" -nt "$HERE/node_modules/.package-lock.json" ]
+}
+if command -v npm >/dev/null 2>&1 && npm_missing; then
+  echo "Installing the MCP Inspector and the Claude Code, Gemini and Codex CLIs (npm)" >&2
+  npm install --no-audit --no-fund --silent >&2 || echo "npm install failed; tests that need these clients will be skipped" >&2
 fi
 
 export PYTHONDONTWRITEBYTECODE=1

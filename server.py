@@ -49,6 +49,14 @@ INSTRUCTIONS = (
 )
 
 
+# Prompts become slash commands in clients; a bare tool name can clash with a client's own (Gemini CLI's /chat).
+PROMPT_PREFIX = "quorum-"
+
+
+def prompt_name(tool_name: str) -> str:
+    return f"{PROMPT_PREFIX}{tool_name}"
+
+
 def build_services(
     settings: Settings,
     *,
@@ -84,7 +92,7 @@ def create_server(services: Services) -> Server[Any]:
     ]
     prompt_list = [
         types.Prompt(
-            name=name,
+            name=prompt_name(name),
             description=tool.description,
             arguments=[types.PromptArgument(name="prompt", description="What to ask or do", required=False)],
         )
@@ -114,11 +122,13 @@ def create_server(services: Services) -> Server[Any]:
         return types.ListPromptsResult(prompts=prompt_list)
 
     async def on_get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        tool = services.tools.get(params.name)
+        name = params.name.removeprefix(PROMPT_PREFIX)
+        tool = services.tools.get(name) if params.name.startswith(PROMPT_PREFIX) else None
         if tool is None:
-            raise ValueError(f"Unknown prompt '{params.name}'. Available: {', '.join(sorted(services.tools))}.")
+            available = ", ".join(prompt_name(n) for n in sorted(services.tools))
+            raise ValueError(f"Unknown prompt '{params.name}'. Available: {available}.")
         topic = (params.arguments or {}).get("prompt", "").strip()
-        text = f"Use the Quorum `{params.name}` tool" + (f" for: {topic}" if topic else ".") + f" ({tool.description})"
+        text = f"Use the Quorum `{name}` tool" + (f" for: {topic}" if topic else ".") + f" ({tool.description})"
         return types.GetPromptResult(
             description=tool.description,
             messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],

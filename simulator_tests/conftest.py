@@ -101,23 +101,14 @@ def user_text(request: dict[str, Any]) -> str:
 
 
 def server_pids(home: Path) -> list[int]:
-    """Live Python processes running `server.py` with QUORUM_HOME=`home` (read from /proc)."""
+    """Live Python processes running `server.py` with QUORUM_HOME=`home`."""
+    from simulator_tests.agent_clis import live_processes
+
     marker = f"QUORUM_HOME={home}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        # A client (e.g. the Inspector's node process) may carry the same argument and environment.
-        is_server = os.path.basename(argv[0]).startswith(b"python") and argv[1:2] != [] and argv[1].endswith(b"server.py")
-        if is_server and marker in environ and "\nState:\tZ" not in status:
-            found.append(int(entry.name))
-    return found
+    # A client (e.g. the Inspector's node process) may carry the same argument and environment.
+    return [pid for pid, argv, environ in live_processes()
+            if os.path.basename(argv[0]).startswith(b"python") and argv[1:2] != [] and argv[1].endswith(b"server.py")
+            and marker in environ]
 
 
 async def kill_server(home: Path) -> int:

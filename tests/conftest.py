@@ -20,12 +20,6 @@ from utils.storage.memory import MemoryThreadStore
 pytest_plugins = ["tests.fakes.fixtures"]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: takes tens of seconds; part of the default run (deselect with -m 'not slow')")
-    config.addinivalue_line(
-        "markers", "real_model: needs a real local model server; only with -m real_model (./run-tests.sh --real-model)")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The real-model tier runs only when asked for by marker: a normal run neither builds nor starts a model."""
     if "real_model" in (config.getoption("markexpr") or ""):

@@ -264,8 +264,10 @@ async def test_version_reports_configuration_and_tool_list_weight(harness):
 async def test_each_tool_is_offered_as_a_prompt(harness):
     async with harness.connect() as client:
         prompts = await client.list_prompts()
-        got = await client.get_prompt("chat", {"prompt": "is this safe?"})
-    assert {"chat", "threads", "listmodels"} <= {p.name for p in prompts.prompts}
+        got = await client.get_prompt("quorum-chat", {"prompt": "is this safe?"})
+    # Prefixed: clients turn prompts into slash commands, and a bare "chat" clashes with Gemini CLI's /chat.
+    assert {"quorum-chat", "quorum-threads", "quorum-listmodels"} <= {p.name for p in prompts.prompts}
+    assert all(p.name.startswith("quorum-") for p in prompts.prompts)
     assert "chat" in got.messages[0].content.text and "is this safe?" in got.messages[0].content.text
 
 

@@ -7,15 +7,16 @@ import contextlib
 import json
 import mimetypes
 import os
+import re
 import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tools.base import Tool, ToolError, ToolOutput
+from tools.cli_agents import CLIS, WRITE_ROLES_VAR, CliSpec, failure_message, failure_reason, parse_output, tail
 from tools.consult import load_files, with_locale
 from tools.context import RequestContext
 from tools.fields import FileFields, ThreadFields
@@ -35,25 +36,8 @@ DEFAULT_TIMEOUT_S = 900.0
 HISTORY_BUDGET_CHARS = 40_000  # earlier turns shown to the CLI, newest first
 TURN_CAP_CHARS = 8_000  # one earlier turn, at most
 OUTPUT_CAP_CHARS = 200_000  # the answer kept from the CLI
-STDERR_TAIL_LINES = 15
-
-
-@dataclass(frozen=True)
-class CliSpec:
-    """How to run one CLI non-interactively; the prompt always goes to stdin."""
-
-    command: str
-    args: tuple[str, ...]
-
-
-# Data, not code: the executable and the flags that put each CLI in one-shot prompt mode.
-CLIS: dict[str, CliSpec] = {
-    "claude": CliSpec("claude", ("-p", "--output-format", "json")),
-    "codex": CliSpec("codex", ("exec", "--skip-git-repo-check", "-")),
-    "gemini": CliSpec("gemini", ("--output-format", "json", "-p", "Carry out the request given above on standard input.")),
-}
-# JSON keys that hold the answer, in the order they are tried (claude: result, gemini: response).
-RESULT_KEYS = ("result", "response", "text", "content")
+PIPE_DRAIN_S = 5.0  # reading what is left in the pipes once the CLI's process group is gone
+LIST_MCP_TIMEOUT_S = 30.0
 
 
 def command_env_var(cli_name: str) -> str:
@@ -141,58 +125,111 @@ def build_cli_prompt(
     return "\n\n".join(parts) + "\n"
 
 
-def parse_output(stdout: str) -> tuple[str, str]:
-    """The answer text and the format it came in: a JSON object's result field, else the raw text."""
-    stripped = stdout.strip()
-    if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep to decode
-            data = None
-        if isinstance(data, dict):
-            for key in RESULT_KEYS:
-                value = data.get(key)
-                if isinstance(value, str):
-                    return value.strip(), "json"
-    return stripped, "text"
-
-
 def _kill(proc: asyncio.subprocess.Process) -> None:
-    """Kill the child and anything it started (it leads its own session)."""
-    if proc.returncode is not None:
-        return
+    """Kill the child and anything it started (it leads its own session), even after it exited itself."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+async def configured_mcp_servers(cli: CliSpec, executable: str, cwd: Path) -> tuple[str, ...]:
+    """The MCP servers the CLI would start in `cwd`, by its own account (only for CLIs that need it)."""
+    if not cli.list_mcp:
+        return ()
+    command = f"{executable} {' '.join(cli.list_mcp)}"
+    proc = await asyncio.create_subprocess_exec(
+        executable, *cli.list_mcp, cwd=str(cwd), stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), LIST_MCP_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise ToolError("tool_error", f"'{command}' did not answer within {LIST_MCP_TIMEOUT_S:g} s; check that the "
+                        "CLI runs (clink asks it which MCP servers to keep off).") from exc
+    finally:
+        _kill(proc)
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+    try:
+        listed = json.loads(out)
+        names = tuple(str(item["name"]) for item in listed if item.get("enabled", True))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise ToolError(
+            "tool_error",
+            f"clink could not list the MCP servers '{command}' would start, so it "
+            f"cannot keep them off in the child ({tail(err.decode(errors='replace')) or exc}). Check that the CLI runs.",
+        ) from exc
+    odd = [n for n in names if not _BARE_KEY.match(n)]
+    if odd:
+        raise ToolError(
+            "tool_error",
+            f"clink cannot switch off the MCP server(s) {', '.join(map(repr, odd))} for the child CLI (the name has "
+            "characters its -c switch cannot address). Rename them in the CLI's configuration.",
+        )
+    return names
+
+
+def write_roles(ctx: RequestContext) -> frozenset[str]:
+    """Roles the user let write in the working directory (QUORUM_CLINK_WRITE_ROLES); none by default."""
+    return frozenset(r.strip() for r in ctx.settings.get(WRITE_ROLES_VAR).split(",") if r.strip())
+
+
+async def _collect(stream: asyncio.StreamReader | None, into: bytearray) -> None:
+    while stream is not None and (chunk := await stream.read(65_536)):
+        into.extend(chunk)
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes) -> None:
+    assert proc.stdin is not None
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+        proc.stdin.close()
 
 
 async def run_cli(
     argv: list[str], stdin: str, cwd: Path, timeout: float, ctx: RequestContext, label: str
 ) -> tuple[int, str, str]:
-    """Run argv with `stdin`, heartbeating; kill it on timeout or cancellation."""
+    """Run argv with `stdin`, heartbeating; kill its whole process group on exit, timeout or cancellation."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=str(cwd),
+        env={**os.environ, "NO_COLOR": "1"},
         start_new_session=True,
     )
+    out, err = bytearray(), bytearray()
+    # Read as it comes, so a timeout can still show what the CLI said (e.g. Codex retrying a dead network).
+    streams = asyncio.gather(_feed(proc, stdin.encode()), _collect(proc.stdout, out), _collect(proc.stderr, err))
     try:
         async with heartbeat(ctx.progress, ctx.settings.heartbeat_s, label):
-            out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout)
+            await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError as exc:
+        said = "".join(
+            f"\nLast lines of its {name}:\n{last}"
+            for name, raw in (("stdout", out), ("stderr", err))
+            if (last := redact_text(tail(raw.decode(errors="replace"))))
+        )
         raise ToolError(
             "tool_error",
-            f"{label} gave no answer within {timeout:g} s and was stopped (QUORUM_CLINK_TIMEOUT_S raises the limit).",
+            f"{label} gave no answer within {timeout:g} s and was stopped (QUORUM_CLINK_TIMEOUT_S raises the limit)."
+            + (said or " It printed nothing."),
             timeout_s=timeout,
         ) from exc
     finally:
-        if proc.returncode is None:
-            _kill(proc)
-            with contextlib.suppress(ProcessLookupError):
-                await asyncio.shield(proc.wait())
+        _kill(proc)  # also what the CLI left behind, which would hold its pipes open
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(streams), PIPE_DRAIN_S)  # the rest of what it printed
+        streams.cancel()
     assert proc.returncode is not None
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
@@ -224,14 +261,15 @@ class ClinkTool(Tool):
         with tempfile.TemporaryDirectory(prefix="quorum-clink-") as scratch:
             images = await asyncio.to_thread(_image_paths, ctx, request.images, Path(scratch))
             text = build_cli_prompt(instructions, history, files, images, request.prompt)
-            code, out, err = await run_cli([executable, *cli.args], text, cwd, timeout, ctx, f"{request.cli_name} CLI")
+            configured = await configured_mcp_servers(cli, executable, cwd)
+            argv = cli.argv(executable, write=request.role in write_roles(ctx), configured_mcp=configured)
+            code, out, err = await run_cli(argv, text, cwd, timeout, ctx, f"{request.cli_name} CLI")
         duration = round(time.monotonic() - started, 3)
-        if code != 0:
-            tail = redact_text("\n".join(err.strip().splitlines()[-STDERR_TAIL_LINES:])[-4_000:])
+        reason = failure_reason(out, err, code)
+        if code != 0 or reason is not None:
             raise ToolError(
                 "tool_error",
-                f"The {request.cli_name} CLI exited with status {code}."
-                + (f" Last lines of its stderr:\n{tail}" if tail else " It wrote nothing to stderr."),
+                redact_text(failure_message(request.cli_name, code, reason, out, err)),
                 cli_name=request.cli_name,
                 exit_code=code,
             )

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from providers.registry import ModelResolutionError, Route
+from tools.arguments import describe_validation, without_control_fields
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import RequestContext, Services, no_progress
 from tools.fields import NAMING_FIELDS
@@ -31,7 +32,7 @@ from utils.storage.records import PROMPT_STORE_CHARS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Dispatcher", "describe_validation", "stored_request"]
+__all__ = ["Dispatcher", "stored_request"]
 
 
 def stored_request(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -47,20 +48,6 @@ def stored_request(arguments: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {k: keep(v) for k, v in arguments.items()}
-
-
-def describe_validation(error: ValidationError) -> str:
-    """One line per bad field: which field, and why."""
-    lines = []
-    for item in error.errors():
-        field = ".".join(str(p) for p in item["loc"]) or "(arguments)"
-        if item["type"] == "extra_forbidden":
-            lines.append(f"'{field}' is not a field of this tool; remove it")
-        elif item["type"] == "missing":
-            lines.append(f"'{field}' is required")
-        else:
-            lines.append(f"'{field}': {item['msg']} (got {str(item.get('input'))[:80]!r})")
-    return "Invalid arguments: " + "; ".join(lines) + ". Fix these and call again (the tool's input schema lists every field)."
 
 
 def store_failure(exc: Exception) -> str:
@@ -132,10 +119,11 @@ class Dispatcher:
         # Every free-text argument, once, before anything reads it: what reaches a model, the store
         # (initial_request included) or even a validation error message is redacted.
         arguments = redact_tree(arguments, NAMING_FIELDS)
+        arguments = without_control_fields(arguments, tool.request_model.model_fields)
         try:
             request = tool.request_model.model_validate(arguments)
         except ValidationError as exc:
-            raise ToolError("invalid_arguments", describe_validation(exc)) from exc
+            raise ToolError("invalid_arguments", describe_validation(exc, tool.request_model)) from exc
         policy = await asyncio.to_thread(self._policy, request, client_roots)
         # Overflow files never land straight in / or the home directory, even when a configured root allows it.
         if policy.working_dir is not None and policy.working_dir not in (Path("/"), Path.home()):

@@ -30,7 +30,7 @@ class ThreadFields(StrictModel):
 
 class ModelFields(ThreadFields):
     model: str | None = Field(None, description="Name or alias; omit or 'auto' to let Quorum pick (see listmodels)")
-    temperature: float | None = Field(None, ge=0, le=1)
+    temperature: float | None = Field(None, ge=0, le=1, description="0 to 1")
     thinking_mode: ThinkingMode | None = None
 
 
