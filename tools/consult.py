@@ -162,8 +162,7 @@ def _failover_candidates(ctx: RequestContext, failed: Route, images: tuple[Image
     registry = ctx.services.registry
     if not registry.failover.enabled:
         return []
-    tool = ctx.services.tools.get(ctx.tool_name)
-    category = tool.category if tool is not None and tool.category is not None else "balanced"
+    category = ctx.category or "balanced"
     return alternates(registry.failover, registry, failed, category,
                       accept=lambda r: not images or r.spec.supports_images)
 

@@ -121,8 +121,8 @@ def _pause(
 
 
 def _no_model(notes: list[str]) -> dict[str, Any]:
-    """Metadata of a step that called no model (the dispatcher would otherwise report the resolved one)."""
-    return {"model_used": None, "provider_used": None, **({"notes": notes} if notes else {})}
+    """Metadata of a step that called no model: it names none, which the dispatcher reports as None."""
+    return {"notes": notes} if notes else {}
 
 
 def _skip_reason(spec: WorkflowSpec, request: Any) -> str | None:

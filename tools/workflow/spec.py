@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
-
 from providers.registry import Category
+from tools.fields import StrictModel
 
 if TYPE_CHECKING:
     from tools.context import RequestContext
@@ -82,7 +81,7 @@ class WorkflowSpec:
 
     name: str
     description: str
-    request_model: type[BaseModel]
+    request_model: type[StrictModel]
     category: Category | None
     activity: str  # pause status: pause_for_<activity>
     guidance: Guidance
