@@ -124,3 +124,49 @@ async def test_a_redis_thread_in_the_old_turn_shape_loads_lists_and_continues(
         await _check_old_thread_through_the_client(await harness_factory(store=store))
     finally:
         await store.close()
+
+
+# A codereview run paused after step 1, as the thread state stored it (a plain JSON object).
+OLD_RUN = {
+    "run_id": "a" * 32, "tool": "codereview", "status": "active", "params": {"review_type": "full"},
+    "steps": [{
+        "n": 1, "step": "Review the payment module", "findings": "old-finding-one", "confidence": "medium",
+        "issues": [{"severity": "high", "description": "rounding loses cents", "location": "pay.py:3"}],
+    }],
+}
+OLD_STEP_TURN = {"role": "user", "content": "[codereview step 1/2 · confidence: medium]\nStep: Review the payment module",
+                 "timestamp": "2026-11-30T10:00:00Z", "tool_name": "codereview", "metadata": {
+                     "workflow": {"tool": "codereview", "run": "a" * 32, "step": 1}}}
+
+
+async def test_a_workflow_run_stored_in_the_old_shape_continues_and_keeps_that_shape(harness_factory: Any, tmp_path: Path) -> None:
+    path = tmp_path / "threads.sqlite3"
+    now = utc_text(utcnow())
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        migrate(conn, target=4)
+        conn.execute(
+            "INSERT INTO threads (id, parent_id, tool_name, created_at, updated_at, initial_request, state, turn_count)"
+            " VALUES (?, NULL, 'codereview', ?, ?, '{}', ?, 1)",
+            (THREAD, now, now, json.dumps({"workflow:codereview": OLD_RUN})),
+        )
+        conn.execute("INSERT INTO turns (thread_id, seq, turn) VALUES (?, 0, ?)", (THREAD, json.dumps(OLD_STEP_TURN)))
+    store = SqliteThreadStore(path, TTL)
+    try:
+        harness = await harness_factory(store=store)
+        harness.fakes["openai"].queue('{"summary": "fine"}')
+        final = await harness.ok(
+            "codereview", step="Check the fix", step_number=2, total_steps=2, next_step_required=False,
+            findings="new-finding-two", confidence="high", continuation_id=THREAD, model="beta",
+        )
+        assert final["investigation"]["steps_taken"] == 2
+        assert final["investigation"]["issues"] == [OLD_RUN["steps"][0]["issues"][0]]
+        sent = harness.fakes["openai"].calls[-1].messages[-1].content
+        assert "old-finding-one" in sent and "new-finding-two" in sent and "rounding loses cents (pay.py:3)" in sent
+
+        stored = (await harness.export(THREAD))["state"]["workflow:codereview"]
+        assert stored["run_id"] == OLD_RUN["run_id"] and stored["status"] == "complete"
+        assert stored["steps"][0] == OLD_RUN["steps"][0]
+        assert stored["steps"][1] == {"n": 2, "step": "Check the fix", "findings": "new-finding-two", "confidence": "high"}
+        assert set(stored) == {"run_id", "tool", "status", "steps", "params"}
+    finally:
+        await store.close()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from providers.registry import Category
 from tools.fields import StrictModel
+from tools.workflow.run import Run, StepRecord
 
 if TYPE_CHECKING:
     from tools.context import RequestContext
@@ -25,7 +26,6 @@ DEFAULT_BANDS: Mapping[str, Band] = {
     "certain": "late",
 }
 
-Run = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ PrepareExpert = Callable[[Any, "RequestContext", Run], Awaitable[ExpertInput]]
 # (request, ctx, run) -> extra required actions; raises ToolError when the step cannot be accepted.
 Check = Callable[[Any, "RequestContext", Run], Awaitable[tuple[str, ...]]]
 # (run, step record, request) -> run: a spec's own bookkeeping of steps (planner's revisions, branches).
-RecordStep = Callable[[Run, dict[str, Any], Any], Run]
+RecordStep = Callable[[Run, StepRecord, Any], Run]
 # (request) -> why the expert is skipped, or None: a spec's own opt-out (e.g. review_validation_type=internal).
 SkipRule = Callable[[Any], "str | None"]
 
