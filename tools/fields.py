@@ -1,4 +1,5 @@
-"""Request fields shared by tools, each described once and briefly (schemas cost client context)."""
+"""Request fields shared by tools, each described once and briefly (schemas cost client context),
+and the small interface through which the dispatcher reads any request."""
 
 from __future__ import annotations
 
