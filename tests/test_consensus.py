@@ -294,3 +294,9 @@ async def test_the_schema_is_flat_and_small(h):
     assert "$defs" not in json.dumps(schema) and "anyOf" not in schema
     assert {"models", "synthesis_model", "relevant_files", "images", "continuation_id"} <= set(schema["properties"])
     assert tools_list_weight({"consensus": ConsensusTool()})["cl100k_tokens"] <= 350
+
+
+async def test_an_auto_entry_asks_the_model_chat_picks_for_auto(h):
+    chosen = (await h.ok("chat", prompt="Which framework?", model="auto")).metadata["model_used"]
+    body = await h.ok("consensus", step="Adopt Fastify?", models=[{"model": "auto"}, {"model": "alpha", "stance": "against"}])
+    assert (chosen, "neutral") in perspectives(body)

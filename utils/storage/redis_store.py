@@ -76,8 +76,8 @@ return 0
 _EXPIRE_BATCH = 500
 # Bumped when stored data needs adopting by a newer layout: 2 = every thread has an owner and an owner index.
 _LAYOUT = 2
-# A thread whose every append attempt finds it changed by another writer is reported, not retried forever.
-_APPEND_TRIES = 50
+# Each lost try means another append to the thread landed, so this bounds only a pathological pile-up.
+_APPEND_TRIES = 1_000
 _TOTAL_FIELDS = ("first_prompt", "models", "cost", "tokens")
 _SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", *_TOTAL_FIELDS)
 
