@@ -290,6 +290,12 @@ class ProviderRegistry:
             raise ModelResolutionError(self.problem_hint() + no_provider_message(self))
         return ranked[0]
 
+    def choose(self, asked: str | None, category: Category) -> Route:
+        """The model a caller asked for, or with none (or 'auto') the best one for the tool's category."""
+        if not asked or asked.strip().lower() == "auto":
+            return self.auto_select(category)
+        return self.resolve(asked)
+
     async def aclose(self) -> None:
         for p in self._providers.values():
             await p.aclose()

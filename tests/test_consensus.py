@@ -262,8 +262,10 @@ async def test_the_thread_records_every_perspective_and_a_later_chat_sees_them(h
     assert all(t["provider"] for t in turns[1:])
     assert all(f"VIEW-OF-{t['model'].upper()}" in t["content"] for t in turns[1:4])
     assert turns[4]["metadata"]["consensus"] == "synthesis" and "MERGED RECOMMENDATION" in turns[4]["content"]
-    assert all(t["metadata"]["consensus"] == "perspective" and "tokens" in t["metadata"] for t in turns[1:4])
-    assert all("cost_usd" in t["metadata"] for t in turns[1:])
+    assert all(t["metadata"]["consensus"] == "perspective" and t["usage"]["output"] > 0 for t in turns[1:4])
+    # What the turns record adds up to what the call reported.
+    assert sum(t["cost_usd"] for t in turns[1:]) == pytest.approx(body["metadata"]["cost_usd"])
+    assert sum(t["usage"]["output"] for t in turns[1:]) == body["metadata"]["tokens"]["output"]
     assert turns[4]["metadata"]["stance"] is None
 
     h.fakes["custom"].calls.clear()
@@ -292,3 +294,9 @@ async def test_the_schema_is_flat_and_small(h):
     assert "$defs" not in json.dumps(schema) and "anyOf" not in schema
     assert {"models", "synthesis_model", "relevant_files", "images", "continuation_id"} <= set(schema["properties"])
     assert tools_list_weight({"consensus": ConsensusTool()})["cl100k_tokens"] <= 350
+
+
+async def test_an_auto_entry_asks_the_model_chat_picks_for_auto(h):
+    chosen = (await h.ok("chat", prompt="Which framework?", model="auto")).metadata["model_used"]
+    body = await h.ok("consensus", step="Adopt Fastify?", models=[{"model": "auto"}, {"model": "alpha", "stance": "against"}])
+    assert (chosen, "neutral") in perspectives(body)

@@ -81,7 +81,7 @@ async def test_usage_from_either_wire_is_stored_on_the_turn_and_priced_from_the_
     assert answer.metadata["tokens"] == BUSY_TOKENS
     assert answer.metadata["cost_usd"] == pytest.approx(cost)
     assistant = thread["turns"][-1]
-    assert assistant["metadata"]["tokens"] == BUSY_TOKENS and assistant["metadata"]["cost_usd"] == pytest.approx(cost)
+    assert assistant["usage"] == BUSY_TOKENS and assistant["cost_usd"] == pytest.approx(cost)
 
 
 async def test_thread_totals_are_in_every_response_and_in_threads_list_show_and_export(

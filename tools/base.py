@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
-
 from providers.registry import Category
 from tools.context import RequestContext
+from tools.fields import StrictModel
 from utils.conversation import Turn
 from utils.envelope import SUCCESS, ContentType, ErrorKind
 
@@ -45,7 +44,8 @@ class Tool:
 
     name: ClassVar[str]
     description: ClassVar[str]
-    request_model: ClassVar[type[BaseModel]]
+    # StrictModel declares what the dispatcher reads of a request (thread, model, files, working directory).
+    request_model: ClassVar[type[StrictModel]]
     # None: the tool never calls a model, so no model is resolved for it.
     category: ClassVar[Category | None] = None
     # The field checked against the transport prompt-size limit (prompt.txt fallback applies to it).

@@ -17,7 +17,7 @@ from tools.base import PROMPTS_DIR, ToolError
 from tools.context import RequestContext
 from tools.fit import refusal
 from utils.budget import allocate
-from utils.conversation import FileRef, Turn, image_refs
+from utils.conversation import FileRef, Turn, Usage, image_refs
 from utils.files import FileContent, LoadedFiles, load_text_files, read_file
 from utils.gate.errors import GateError
 from utils.gate.images import load_image
@@ -173,8 +173,7 @@ def _failover_candidates(ctx: RequestContext, failed: Route, images: tuple[Image
     registry = ctx.services.registry
     if not registry.failover.enabled:
         return []
-    tool = ctx.services.tools.get(ctx.tool_name)
-    category = tool.category if tool is not None and tool.category is not None else "balanced"
+    category = ctx.category or "balanced"
     return alternates(registry.failover, registry, failed, category,
                       accept=lambda r: not images or r.spec.supports_images)
 
@@ -317,7 +316,7 @@ def exchange_turns(
     """The user turn and assistant turn that record one model exchange on the thread."""
     refs = answer.file_refs()
     user = Turn(role="user", content=user_text, files=refs, images=image_refs(images), tool_name=tool_name)
-    meta: dict[str, Any] = {"tokens": answer.metadata()["tokens"], "cost_usd": round(answer.cost_usd, 6)}
+    meta: dict[str, Any] = {}
     if answer.failover:
         meta["failover"] = [h.as_dict() for h in answer.failover]
     meta.update(extra_meta or {})
@@ -327,6 +326,8 @@ def exchange_turns(
         tool_name=tool_name,
         provider=answer.result.provider or answer.route.vendor.name,
         model=answer.result.model or answer.route.spec.model_name,
+        usage=Usage(**answer.metadata()["tokens"]),
+        cost_usd=round(answer.cost_usd, 6),
         metadata=meta,
     )
     return user, assistant

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from providers.registry import ProviderRegistry, Route
+from providers.registry import Category, ProviderRegistry, Route
 from utils.budget import Allocation, allocate
 from utils.conversation import Thread
 from utils.progress import ProgressFn
@@ -47,6 +47,10 @@ class RequestContext:
     tool_name: str
     services: Services
     policy: PathPolicy
+    # Where overflow files of this call go: under its checked working directory, else under QUORUM_HOME.
+    overflow_dir: Path
+    # The tool's model category (None: the tool resolves no model up front).
+    category: Category | None = None
     route: Route | None = None
     thread: Thread | None = None
     progress: ProgressFn = no_progress
@@ -61,6 +65,11 @@ class RequestContext:
     def allocation(self) -> Allocation | None:
         """The token plan for the resolved model (derived, so it can never disagree with the route)."""
         return allocate(self.route.spec.context_window, self.route.spec.max_output_tokens) if self.route else None
+
+    @property
+    def working_dir(self) -> Path | None:
+        """The call's working directory, checked against the roots (None when it named none)."""
+        return self.policy.working_dir
 
     @property
     def continuation_id(self) -> str | None:

@@ -10,14 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from providers.registry import ModelResolutionError, Route
 from tools.arguments import describe_validation, without_control_fields
 from tools.base import Tool, ToolError, ToolOutput
 from tools.context import RequestContext, Services, no_progress
-from tools.fields import NAMING_FIELDS
-from utils.conversation import Thread
+from tools.fields import NAMING_FIELDS, StrictModel
+from utils.conversation import TURNS_PER_CALL, Thread, calls_left, has_room
 from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
 from utils.gate.errors import GateError
 from utils.gate.images import describe_data_url
@@ -25,8 +25,8 @@ from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
 from utils.progress import ProgressFn
 from utils.redaction import counting_redactions, redact_text, redact_tree
-from utils.security import PathPolicy
 from utils.principals import LOCAL, Principal
+from utils.security import PathPolicy
 from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 from utils.storage.records import PROMPT_STORE_CHARS
 
@@ -48,6 +48,15 @@ def stored_request(arguments: dict[str, Any]) -> dict[str, Any]:
         return value
 
     return {k: keep(v) for k, v in arguments.items()}
+
+
+def overflow_dir(policy: PathPolicy, default: Path) -> Path:
+    """Where a call's overflow files go: its checked working directory's .quorum/outputs, else `default`.
+
+    Never straight into / or the home directory, even when a configured root allows it.
+    """
+    wd = policy.working_dir
+    return wd / ".quorum" / "outputs" if wd is not None and wd not in (Path("/"), Path.home()) else default
 
 
 def store_failure(exc: Exception) -> str:
@@ -76,13 +85,16 @@ class Dispatcher:
 
         `client_roots` are the MCP client's roots (None when it declares no roots capability).
         """
-        # Overflow goes to the call's checked working directory once it is known, else under QUORUM_HOME.
-        spill: list[Path] = [self.services.settings.output_dir]
+        settings = self.services.settings
+        overflow = settings.output_dir  # until the call's working directory has been checked
         is_error = True
         replaced: Counter[str] = Counter()
         try:
             with counting_redactions(replaced):
-                envelope = await self._call(name, arguments or {}, progress, spill, client_roots, principal)
+                tool, request, redacted = self._admit(name, arguments or {})
+                policy = await asyncio.to_thread(self._policy, request, client_roots)
+                overflow = overflow_dir(policy, overflow)
+                envelope = await self._call(tool, request, redacted, policy, overflow, progress, principal)
             is_error = False
         except ToolError as exc:
             envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
@@ -101,15 +113,11 @@ class Dispatcher:
             )
         if replaced:  # how many secrets this call kept from the model and the store, by kind; never the values
             envelope.metadata["redactions"] = dict(sorted(replaced.items()))
-        settings = self.services.settings
         keep_for = timedelta(hours=settings.conversation_timeout_hours)
-        return serialise(envelope, settings.max_mcp_output_tokens, spill[-1], keep_for), is_error
+        return serialise(envelope, settings.max_mcp_output_tokens, overflow, keep_for), is_error
 
-    async def _call(
-        self, name: str, arguments: dict[str, Any], progress: ProgressFn, spill: list[Path],
-        client_roots: tuple[Path, ...] | None,
-        principal: Principal,
-    ) -> Envelope:
+    def _admit(self, name: str, arguments: dict[str, Any]) -> tuple[Tool, StrictModel, dict[str, Any]]:
+        """The tool, its validated request, and the arguments as redacted (what the thread records)."""
         tool = self.services.tools.get(name)
         if tool is None:
             raise ToolError(
@@ -121,20 +129,23 @@ class Dispatcher:
         arguments = redact_tree(arguments, NAMING_FIELDS)
         arguments = without_control_fields(arguments, tool.request_model.model_fields)
         try:
-            request = tool.request_model.model_validate(arguments)
+            return tool, tool.request_model.model_validate(arguments), arguments
         except ValidationError as exc:
             raise ToolError("invalid_arguments", describe_validation(exc, tool.request_model)) from exc
-        policy = await asyncio.to_thread(self._policy, request, client_roots)
-        # Overflow files never land straight in / or the home directory, even when a configured root allows it.
-        if policy.working_dir is not None and policy.working_dir not in (Path("/"), Path.home()):
-            spill.append(policy.working_dir / ".quorum" / "outputs")
+
+    async def _call(
+        self, tool: Tool, request: StrictModel, arguments: dict[str, Any], policy: PathPolicy, overflow: Path,
+        progress: ProgressFn, principal: Principal,
+    ) -> Envelope:
         request = await asyncio.to_thread(self._prompt_from_file, tool, request, policy)
         route = await self._resolve_model(tool, request)
         thread = await self._load_thread(tool, request, principal)
         ctx = RequestContext(
-            tool_name=name,
+            tool_name=tool.name,
             services=self.services,
             policy=policy,
+            overflow_dir=overflow,
+            category=tool.category,
             route=route,
             thread=thread,
             progress=progress,
@@ -144,7 +155,7 @@ class Dispatcher:
         thread = await self._record(tool, request, ctx, output, arguments)
         return self._envelope(tool, ctx, output, thread)
 
-    def _policy(self, request: BaseModel, client_roots: tuple[Path, ...] | None) -> PathPolicy:
+    def _policy(self, request: StrictModel, client_roots: tuple[Path, ...] | None) -> PathPolicy:
         """The call's path policy: the user's roots, narrowed to the working directory the call names."""
         settings = self.services.settings
         roots = decide_roots(
@@ -152,21 +163,19 @@ class Dispatcher:
             home=Path.home(),
         )
         policy = roots.policy(allow_secret_files=settings.allow_secret_files)
-        raw_wd = getattr(request, "working_directory_absolute_path", None)
+        raw_wd = request.working_directory()
         return narrow(policy, raw_wd) if raw_wd else policy
 
-    def _prompt_from_file(self, tool: Tool, request: BaseModel, policy: PathPolicy) -> BaseModel:
-        """A prompt too large for the transport arrives as prompt.txt in absolute_file_paths."""
+    def _prompt_from_file(self, tool: Tool, request: StrictModel, policy: PathPolicy) -> StrictModel:
+        """A prompt too large for the transport arrives as prompt.txt in the request's files field."""
         field = tool.prompt_field
         if field is None:
             return request
-        list_field = next(
-            (name for name in ("absolute_file_paths", "relevant_files") if name in type(request).model_fields), None
-        )
+        list_field = request.files_field
         settings = self.services.settings
         taken = take_prompt_file(
             getattr(request, field) or "",
-            list(getattr(request, list_field, []) or []) if list_field else [],
+            request.passed_files(),
             policy,
             max_bytes=settings.max_file_bytes,
             limit=settings.max_prompt_chars,
@@ -177,22 +186,20 @@ class Dispatcher:
             return request
         return request.model_copy(update={field: taken.text, list_field: list(taken.paths)})
 
-    async def _resolve_model(self, tool: Tool, request: BaseModel) -> Route | None:
+    async def _resolve_model(self, tool: Tool, request: StrictModel) -> Route | None:
         if tool.category is None:
             return None
         registry = self.services.registry
-        asked = getattr(request, "model", None) or self.services.settings.default_model
+        asked = request.asked_model() or self.services.settings.default_model
         await registry.prepare(asked)  # a local server's models are listed on first need, never at start-up
         try:
-            if not asked or asked.strip().lower() == "auto":
-                return registry.auto_select(tool.category)
-            return registry.resolve(asked)
+            return registry.choose(asked, tool.category)
         except ModelResolutionError as exc:
             kind: ErrorKind = "no_provider" if not registry.has_models() else "unknown_model"
             raise ToolError(kind, str(exc)) from exc
 
-    async def _load_thread(self, tool: Tool, request: BaseModel, principal: Principal) -> Thread | None:
-        thread_id = getattr(request, "continuation_id", None)
+    async def _load_thread(self, tool: Tool, request: StrictModel, principal: Principal) -> Thread | None:
+        thread_id = request.thread_ref()
         if not thread_id:
             return None
         try:
@@ -201,12 +208,12 @@ class Dispatcher:
         except ThreadNotFoundError as exc:
             raise ToolError("unknown_thread", str(exc), continuation_id=thread_id) from exc
         limit = self.services.settings.max_conversation_turns
-        if tool.conversational and len(thread.turns) + 2 > limit:
+        if tool.conversational and not has_room(len(thread.turns), TURNS_PER_CALL, limit):
             raise ToolError("thread_full", str(ThreadFullError(thread_id, limit)), continuation_id=thread_id)
         return thread
 
     async def _record(
-        self, tool: Tool, request: BaseModel, ctx: RequestContext, output: ToolOutput, arguments: dict[str, Any]
+        self, tool: Tool, request: StrictModel, ctx: RequestContext, output: ToolOutput, arguments: dict[str, Any]
     ) -> Thread | None:
         if not tool.conversational or (not output.turns and output.state is None):
             return ctx.thread
@@ -243,18 +250,19 @@ class Dispatcher:
 
     def _envelope(self, tool: Tool, ctx: RequestContext, output: ToolOutput, thread: Thread | None) -> Envelope:
         metadata: dict[str, Any] = {"tool_name": tool.name, **output.metadata}
-        if ctx.route is not None:
-            metadata.setdefault("model_used", ctx.route.spec.model_name)
-            metadata.setdefault("provider_used", ctx.route.vendor.name)
+        if ctx.category is not None:
+            # Only the tool knows which model answered (after a failover, not the one resolved), or whether
+            # any did: a model tool's output that names none called none.
+            metadata.setdefault("model_used", None)
+            metadata.setdefault("provider_used", None)
         offer = None
         if tool.conversational and thread is not None:
             metadata["thread_cost_usd"] = thread.total_cost_usd
             metadata["thread_tokens"] = thread.token_totals()
             if output.offer_continuation:
-                remaining = max(0, self.services.settings.max_conversation_turns - len(thread.turns))
                 offer = ContinuationOffer(
                     continuation_id=thread.thread_id,
-                    remaining_turns=remaining // 2,
+                    remaining_turns=calls_left(len(thread.turns), self.services.settings.max_conversation_turns),
                     note=(
                         f"Pass continuation_id='{thread.thread_id}' to any Quorum tool to continue this conversation "
                         "with any model; it will see everything so far."

@@ -19,6 +19,9 @@ class ThreadsRequest(StrictModel):
     limit: int = Field(20, ge=1, le=200, description="list: how many threads.")
     offset: int = Field(0, ge=0, description="list: how many to skip.")
 
+    def thread_ref(self) -> str | None:
+        return self.continuation_id
+
 
 class ThreadsTool(Tool):
     name = "threads"

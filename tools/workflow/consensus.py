@@ -22,7 +22,7 @@ from tools.fit import dropped_note
 from tools.context import RequestContext, no_progress
 from tools.fields import StrictModel
 from tools.workflow.fields import StepFields
-from utils.conversation import FileRef, Turn, image_refs
+from utils.conversation import FileRef, Turn, has_room, image_refs
 from utils.envelope import ErrorKind
 from utils.files import FileContent
 from utils.progress import heartbeat
@@ -202,12 +202,6 @@ def _without_stance(shown: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in shown.items() if k != "stance"}
 
 
-def _resolve_one(registry: ProviderRegistry, name: str) -> Route:
-    if name.strip().lower() == "auto":
-        return registry.auto_select("balanced")
-    return registry.resolve(name)
-
-
 def resolve_routes(registry: ProviderRegistry, request: ConsensusRequest) -> tuple[list[Route], Route | None]:
     """Resolve every name before any call; all problems are reported together."""
     hint = registry.available_hint()
@@ -218,7 +212,7 @@ def resolve_routes(registry: ProviderRegistry, request: ConsensusRequest) -> tup
         named.append(("synthesis_model", request.synthesis_model))
     for where, name in named:
         try:
-            routes.append(_resolve_one(registry, name))
+            routes.append(registry.choose(name, "balanced"))
         except ModelResolutionError as exc:
             problems.append(f"{where} '{name}': {str(exc).replace(hint, '').strip()}")
     if problems:
@@ -289,7 +283,7 @@ class ConsensusTool(Tool):
     def _check_room(self, ctx: RequestContext, planned: int) -> None:
         limit = ctx.settings.max_conversation_turns
         existing = len(ctx.thread.turns) if ctx.thread else 0
-        if existing + planned > limit:
+        if not has_room(existing, planned, limit):
             raise ToolError(
                 "thread_full",
                 f"This consensus would add {planned} turns to a thread holding {existing} of at most {limit} "

@@ -22,8 +22,8 @@ class DocGenRequest(InvestigationFields):
 
 async def check(request: DocGenRequest, ctx: RequestContext, run: Run) -> tuple[str, ...]:
     """The counters are the agent's own: the run cannot end while they say files remain."""
-    done = run["params"].get("num_files_documented", 0)
-    total = run["params"].get("total_files_to_document", 0)
+    done = run.params.get("num_files_documented", 0)
+    total = run.params.get("total_files_to_document", 0)
     if done > total:
         raise ToolError(
             "invalid_arguments",

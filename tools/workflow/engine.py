@@ -19,7 +19,8 @@ from tools.fit import dropped_note
 from tools.context import RequestContext
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
-from tools.workflow.spec import ExpertInput, Run, WorkflowSpec
+from tools.workflow.run import Run, StepRecord
+from tools.workflow.spec import ExpertInput, WorkflowSpec
 from tools.workflow.state import add_step, aggregate, new_run, progress, render_step, step_record, tool_params
 from utils.conversation import FileRef, Turn
 from utils.files import FileContent
@@ -54,12 +55,12 @@ async def run_step(spec: WorkflowSpec, request: Any, ctx: RequestContext) -> Too
     run, notes = _open_run(spec, request, ctx)
     record = step_record(request)
     run = spec.record_step(run, record, request) if spec.record_step else add_step(run, record, tool_params(request))
-    await _check_paths(ctx, record.get("relevant_files", []))
+    await _check_paths(ctx, record.relevant_files)
     extra_actions = await spec.check(request, ctx, run) if spec.check else ()
-    meta = {"workflow": {"tool": spec.name, "run": run["run_id"], "step": request.step_number}}
+    meta = {"workflow": {"tool": spec.name, "run": run.run_id, "step": request.step_number}}
     if request.next_step_required:
         return _pause(spec, request, run, record, extra_actions, notes, meta)
-    return await _finish(spec, request, ctx, {**run, "status": "complete"}, record, notes, meta)
+    return await _finish(spec, request, ctx, run.model_copy(update={"status": "complete"}), record, notes, meta)
 
 
 def _open_run(spec: WorkflowSpec, request: Any, ctx: RequestContext) -> tuple[Run, list[str]]:
@@ -75,7 +76,7 @@ def _open_run(spec: WorkflowSpec, request: Any, ctx: RequestContext) -> tuple[Ru
     if number == 1 or not existing:
         notes = [] if number == 1 else [f"No earlier {spec.name} steps on this thread: the run starts at step {number}."]
         return new_run(spec.name), notes
-    return existing, []
+    return Run.model_validate(existing), []
 
 
 async def _check_paths(ctx: RequestContext, paths: Sequence[str]) -> None:
@@ -83,11 +84,11 @@ async def _check_paths(ctx: RequestContext, paths: Sequence[str]) -> None:
     await asyncio.to_thread(ctx.policy.check_all, paths, "relevant_files")
 
 
-def _step_turn(spec: WorkflowSpec, request: Any, record: dict[str, Any], meta: dict[str, Any]) -> Turn:
+def _step_turn(spec: WorkflowSpec, request: Any, record: StepRecord, meta: dict[str, Any]) -> Turn:
     return Turn(
         role="user",
         content=render_step(spec.name, record, request.total_steps),
-        files=tuple(FileRef(path=p) for p in record.get("relevant_files", [])),
+        files=tuple(FileRef(path=p) for p in record.relevant_files),
         tool_name=spec.name,
         metadata=meta,
     )
@@ -97,7 +98,7 @@ def _pause(
     spec: WorkflowSpec,
     request: Any,
     run: Run,
-    record: dict[str, Any],
+    record: StepRecord,
     extra_actions: tuple[str, ...],
     notes: list[str],
     meta: dict[str, Any],
@@ -107,7 +108,7 @@ def _pause(
         "total_steps": request.total_steps,
         "next_step_required": True,
         "required_actions": required_actions(spec, request, run, extra_actions),
-        "progress": progress(run) if not spec.self_contained else {"steps_taken": len(run["steps"])},
+        "progress": progress(run) if not spec.self_contained else {"steps_taken": len(run.steps)},
     }
     if spec.render_result:
         extra["plan_so_far"] = spec.render_result(run)
@@ -116,14 +117,14 @@ def _pause(
         status=spec.pause_status,
         metadata=_no_model(notes),
         turns=(_step_turn(spec, request, record, meta),),
-        state={spec.state_key: run},
+        state={spec.state_key: run.stored()},
         extra=extra,
     )
 
 
 def _no_model(notes: list[str]) -> dict[str, Any]:
-    """Metadata of a step that called no model (the dispatcher would otherwise report the resolved one)."""
-    return {"model_used": None, "provider_used": None, **({"notes": notes} if notes else {})}
+    """Metadata of a step that called no model: it names none, which the dispatcher reports as None."""
+    return {"notes": notes} if notes else {}
 
 
 def _skip_reason(spec: WorkflowSpec, request: Any) -> str | None:
@@ -139,7 +140,7 @@ def _skip_reason(spec: WorkflowSpec, request: Any) -> str | None:
 
 def _summary(run: Run) -> dict[str, Any]:
     agg = aggregate(run)
-    return {"steps_taken": len(run["steps"]), **agg, "final_confidence": run["steps"][-1].get("confidence")}
+    return {"steps_taken": len(run.steps), **agg, "final_confidence": run.steps[-1].confidence}
 
 
 async def _finish(
@@ -147,7 +148,7 @@ async def _finish(
     request: Any,
     ctx: RequestContext,
     run: Run,
-    record: dict[str, Any],
+    record: StepRecord,
     notes: list[str],
     meta: dict[str, Any],
 ) -> ToolOutput:
@@ -155,7 +156,7 @@ async def _finish(
     reason = _skip_reason(spec, request)
     if reason is not None:
         content = spec.render_result(run) if spec.render_result else (
-            f"{spec.name} complete after {len(run['steps'])} steps, without an expert review. {spec.guidance.on_complete}"
+            f"{spec.name} complete after {len(run.steps)} steps, without an expert review. {spec.guidance.on_complete}"
         )
         return ToolOutput(
             content=content,
@@ -163,14 +164,14 @@ async def _finish(
             content_type="markdown",
             metadata=_no_model(notes),
             turns=(_step_turn(spec, request, record, meta),),
-            state={spec.state_key: run},
+            state={spec.state_key: run.stored()},
             extra={**base, "expert_analysis": None, "expert_skipped": reason, "investigation": _summary(run)},
         )
     extra_input = await spec.prepare_expert_input(request, ctx, run) if spec.prepare_expert_input else ExpertInput()
     loaded = await load_files(ctx, aggregate(run)["relevant_files"])
     files = list(loaded.files)
     more, skipped = await _load_lenient(ctx, extra_input.files, {f.path for f in files})
-    run_id = run["run_id"]
+    run_id = run.run_id
     answer = await consult(
         ctx,
         system_prompt=Tool.system_prompt(spec.name),
@@ -184,7 +185,7 @@ async def _finish(
     metadata = answer.metadata()
     metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *loaded.skipped, *skipped]
     analysis: Any = parse_answer(answer.text)
-    content = f"{spec.name} complete after {len(run['steps'])} steps; the expert's review is in expert_analysis. "
+    content = f"{spec.name} complete after {len(run.steps)} steps; the expert's review is in expert_analysis. "
     if len(answer.text) > _LONG_ANSWER_CHARS:
         analysis, content = "The expert's answer is long: it is in 'content'.", answer.text + "\n\n---\n"
     note = dropped_note(answer.plan)
@@ -196,7 +197,7 @@ async def _finish(
         content_type="markdown",
         metadata=metadata,
         turns=(user.model_copy(update={"metadata": meta}), assistant),
-        state={spec.state_key: run},
+        state={spec.state_key: run.stored()},
         extra={**base, "expert_analysis": analysis, "investigation": _summary(run)},
     )
 

@@ -24,6 +24,8 @@ class Issue(StrictModel):
 class StepFields(ModelFields):
     """The step protocol (explained once in the server instructions): each call reports one step."""
 
+    files_field = "relevant_files"
+
     step: str = Field(description="This step's work; on step 1, the task.")
     step_number: int = Field(ge=1)
     total_steps: int = Field(ge=1)
@@ -38,6 +40,9 @@ class StepFields(ModelFields):
     use_assistant_model: bool = Field(True, description="false: no expert model call")
     images: StrList = Field(default_factory=list)
     working_directory_absolute_path: str | None = None
+
+    def working_directory(self) -> str | None:
+        return self.working_directory_absolute_path
 
 
 # Lean request bases for the step engine's tools. StepFields above stays as it is (consensus uses it);
@@ -59,6 +64,8 @@ class StepProtocol(ThreadFields):
 class InvestigationFields(StepProtocol):
     """Step fields for tools that end with an expert model's review."""
 
+    files_field = "relevant_files"
+
     model: str | None = None  # 'auto' or omitted: Quorum picks (chat's schema explains; listmodels lists)
     findings: str
     files_checked: StrList = Field(default_factory=list)
@@ -68,6 +75,12 @@ class InvestigationFields(StepProtocol):
     confidence: Confidence | None = None
     use_assistant_model: bool | None = Field(None, description="false: no expert model call")
     working_directory_absolute_path: str | None = None
+
+    def asked_model(self) -> str | None:
+        return self.model
+
+    def working_directory(self) -> str | None:
+        return self.working_directory_absolute_path
 
 
 class HypothesisField(StrictModel):

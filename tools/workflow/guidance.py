@@ -14,7 +14,7 @@ def band_of(spec: WorkflowSpec, confidence: str | None) -> str:
 
 def required_actions(spec: WorkflowSpec, request: Any, run: Run, extra: tuple[str, ...] = ()) -> list[str]:
     """The spec's actions for this point of the investigation, plus reminders the run's state calls for."""
-    first_step = len(run["steps"]) == 1 and request.step_number == 1
+    first_step = len(run.steps) == 1 and request.step_number == 1
     band = band_of(spec, getattr(request, "confidence", None))
     actions = list(spec.guidance.first if first_step else spec.guidance.for_band(band))  # type: ignore[arg-type]
     actions.extend(extra)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from pydantic import Field
 
@@ -10,7 +10,8 @@ from tools.base import ToolError
 from tools.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import StepProtocol
-from tools.workflow.spec import Guidance, Run, WorkflowSpec
+from tools.workflow.run import Run, StepRecord
+from tools.workflow.spec import Guidance, WorkflowSpec
 
 
 class PlannerRequest(StepProtocol):
@@ -27,52 +28,54 @@ def _bad(message: str) -> ToolError:
     return ToolError("invalid_arguments", message)
 
 
-def _numbers(steps: list[dict[str, Any]]) -> str:
-    return ", ".join(str(s["n"]) + (f" ({s['branch']})" if s.get("branch") else "") for s in steps) or "none yet"
+def _numbers(steps: Sequence[StepRecord]) -> str:
+    return ", ".join(str(s.n) + (f" ({s.branch})" if s.branch else "") for s in steps) or "none yet"
 
 
-def record_step(run: Run, record: dict[str, Any], request: PlannerRequest) -> Run:
+def record_step(run: Run, record: StepRecord, request: PlannerRequest) -> Run:
     """A revision replaces the step it revises; a branch step is kept under its branch; others join the main line."""
-    steps = list(run["steps"])
-    branches: dict[str, int] = dict(run.get("branches", {}))
-    entry = {k: v for k, v in record.items() if k in ("n", "step", "findings")}
+    steps = list(run.steps)
+    branches = dict(run.branches)
+    entry = StepRecord(n=record.n, step=record.step, findings=record.findings)
     if request.is_step_revision:
         target = request.revises_step_number
         if target is None:
             raise _bad("is_step_revision=true needs revises_step_number: the number of the step this one replaces.")
-        same_branch = [i for i, s in enumerate(steps) if s["n"] == target and s.get("branch") == request.branch_id]
-        anywhere = [i for i, s in enumerate(steps) if s["n"] == target]
+        same_branch = [i for i, s in enumerate(steps) if s.n == target and s.branch == request.branch_id]
+        anywhere = [i for i, s in enumerate(steps) if s.n == target]
         found = same_branch or anywhere
         if not found:
             raise _bad(f"revises_step_number={target} is not a step of this plan (steps: {_numbers(steps)}).")
         old = steps[found[0]]
-        steps[found[0]] = {**old, **entry, "n": old["n"], "revised_in": request.step_number}
-        return {**run, "status": "active", "steps": steps, "branches": branches}
+        steps[found[0]] = old.model_copy(
+            update={"step": entry.step, "findings": entry.findings or old.findings, "revised_in": request.step_number}
+        )
+        return run.model_copy(update={"status": "active", "steps": tuple(steps), "branches": branches})
     branch = request.branch_id
     if request.is_branch_point or (branch and branch not in branches):
         if not branch or request.branch_from_step is None:
             raise _bad("A branch needs branch_id (a short name) and branch_from_step (the step it starts from).")
-        if not any(s["n"] == request.branch_from_step for s in steps):
+        if not any(s.n == request.branch_from_step for s in steps):
             raise _bad(f"branch_from_step={request.branch_from_step} is not a step of this plan (steps: {_numbers(steps)}).")
         branches.setdefault(branch, request.branch_from_step)
     if branch:
-        entry["branch"] = branch
-    steps = [s for s in steps if not (s["n"] == entry["n"] and s.get("branch") == entry.get("branch"))]
+        entry = entry.model_copy(update={"branch": branch})
+    steps = [s for s in steps if not (s.n == entry.n and s.branch == entry.branch)]
     steps.append(entry)
-    steps.sort(key=lambda s: s["n"])
-    return {**run, "status": "active", "steps": steps, "branches": branches}
+    steps.sort(key=lambda s: s.n)
+    return run.model_copy(update={"status": "active", "steps": tuple(steps), "branches": branches})
 
 
-def _render(steps: list[dict[str, Any]], branches: dict[str, int], branch: str | None, depth: int) -> list[str]:
+def _render(steps: Sequence[StepRecord], branches: dict[str, int], branch: str | None, depth: int) -> list[str]:
     pad = "   " * depth
     lines: list[str] = []
-    for s in (s for s in steps if s.get("branch") == branch):
-        mark = f" *(revised at step {s['revised_in']})*" if s.get("revised_in") else ""
-        lines.append(f"{pad}{s['n']}. {s['step'].strip()}{mark}")
-        if s.get("findings"):
-            lines.append(f"{pad}   - notes: {s['findings'].strip()}")
+    for s in (s for s in steps if s.branch == branch):
+        mark = f" *(revised at step {s.revised_in})*" if s.revised_in else ""
+        lines.append(f"{pad}{s.n}. {s.step.strip()}{mark}")
+        if s.findings:
+            lines.append(f"{pad}   - notes: {s.findings.strip()}")
         for name, start in branches.items():
-            if start == s["n"] and name != branch:
+            if start == s.n and name != branch:
                 lines.append(f"{pad}   - **Branch `{name}`** (alternative from step {start}):")
                 lines.extend(_render(steps, branches, name, depth + 2))
     return lines
@@ -80,8 +83,7 @@ def _render(steps: list[dict[str, Any]], branches: dict[str, int], branch: str |
 
 def outline(run: Run) -> str:
     """The plan as a readable outline: main steps in order, each branch under the step it starts from."""
-    steps: list[dict[str, Any]] = run["steps"]
-    branches: dict[str, int] = run.get("branches", {})
+    steps, branches = run.steps, run.branches
     counts = [f"{len(steps)} step{'s' if len(steps) != 1 else ''}"]
     if branches:
         counts.append(f"{len(branches)} branch{'es' if len(branches) != 1 else ''}")

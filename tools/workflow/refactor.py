@@ -21,7 +21,7 @@ class RefactorRequest(InvestigationFields):
 
 async def prepare(request: RefactorRequest, ctx: RequestContext, run: Run) -> ExpertInput:
     """The style examples are embedded beside the code so suggestions match the house style."""
-    return ExpertInput(files=tuple(run["params"].get("style_guide_examples", [])))
+    return ExpertInput(files=tuple(run.params.get("style_guide_examples", [])))
 
 
 GUIDANCE = Guidance(

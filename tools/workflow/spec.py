@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
-
 from providers.registry import Category
+from tools.fields import StrictModel
+from tools.workflow.run import Run, StepRecord
 
 if TYPE_CHECKING:
     from tools.context import RequestContext
@@ -26,7 +26,6 @@ DEFAULT_BANDS: Mapping[str, Band] = {
     "certain": "late",
 }
 
-Run = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ PrepareExpert = Callable[[Any, "RequestContext", Run], Awaitable[ExpertInput]]
 # (request, ctx, run) -> extra required actions; raises ToolError when the step cannot be accepted.
 Check = Callable[[Any, "RequestContext", Run], Awaitable[tuple[str, ...]]]
 # (run, step record, request) -> run: a spec's own bookkeeping of steps (planner's revisions, branches).
-RecordStep = Callable[[Run, dict[str, Any], Any], Run]
+RecordStep = Callable[[Run, StepRecord, Any], Run]
 # (request) -> why the expert is skipped, or None: a spec's own opt-out (e.g. review_validation_type=internal).
 SkipRule = Callable[[Any], "str | None"]
 
@@ -82,7 +81,7 @@ class WorkflowSpec:
 
     name: str
     description: str
-    request_model: type[BaseModel]
+    request_model: type[StrictModel]
     category: Category | None
     activity: str  # pause status: pause_for_<activity>
     guidance: Guidance

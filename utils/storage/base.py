@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from utils.conversation import LOCAL_OWNER, Thread, Turn, turns_tokens
-from utils.storage.records import excerpt, first_user_content, prompt_seed
+from utils.conversation import LOCAL_OWNER, Thread, Turn
+from utils.storage.records import excerpt
+from utils.storage.summary import Totals, totals_of
 
 
 # Whose threads a call may see when it names no one: the local user's only (never everyone's).
@@ -55,19 +56,25 @@ class ThreadSummary:
     total_tokens: int = 0
 
 
+    @classmethod
+    def of(cls, thread_id: str, tool_name: str, created_at: datetime, updated_at: datetime, totals: Totals) -> ThreadSummary:
+        """The summary of a thread from its header and the totals its store kept."""
+        return cls(
+            thread_id=thread_id,
+            tool_name=tool_name,
+            created_at=created_at,
+            updated_at=updated_at,
+            turn_count=totals.turn_count,
+            first_prompt=excerpt(totals.first_prompt),
+            models=totals.models,
+            total_cost_usd=round(totals.cost_usd, 6),
+            total_tokens=totals.tokens,
+        )
+
+
 def summarise(thread: Thread) -> ThreadSummary:
-    """The reference summary of a thread; the durable stores keep the same fields denormalised."""
-    return ThreadSummary(
-        thread_id=thread.thread_id,
-        tool_name=thread.tool_name,
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
-        turn_count=len(thread.turns),
-        first_prompt=excerpt(prompt_seed(thread.initial_request) or first_user_content(thread.turns)),
-        models=tuple(thread.models_used),
-        total_cost_usd=thread.total_cost_usd,
-        total_tokens=turns_tokens(thread.turns),
-    )
+    """The summary of a thread held whole in memory."""
+    return ThreadSummary.of(thread.thread_id, thread.tool_name, thread.created_at, thread.updated_at, totals_of(thread))
 
 
 @runtime_checkable

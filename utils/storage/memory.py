@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from utils.conversation import Thread, Turn, utcnow
+from utils.conversation import Thread, Turn, has_room, utcnow
 from utils.storage.base import LOCAL_VIEW, ThreadFullError, ThreadNotFoundError, ThreadSummary, summarise
 
 
@@ -37,7 +37,7 @@ class MemoryThreadStore:
     ) -> Thread:
         async with self._lock:
             thread = await self.get(thread_id, owners=owners)
-            if len(thread.turns) + len(turns) > max_turns:
+            if not has_room(len(thread.turns), len(turns), max_turns):
                 raise ThreadFullError(thread_id, max_turns)
             merged = {**thread.state, **(state or {})}
             updated = thread.model_copy(update={"turns": (*thread.turns, *turns), "state": merged, "updated_at": utcnow()})

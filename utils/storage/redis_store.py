@@ -11,55 +11,34 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from pydantic_core import to_json
 
-from utils.conversation import LOCAL_OWNER, Thread, Turn, merge_models, turns_cost, turns_tokens, utcnow
+from utils.conversation import LOCAL_OWNER, Thread, Turn, has_room, utcnow
 from utils.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
-from utils.storage.records import (
-    bounded,
-    cutoff_for,
-    epoch,
-    excerpt,
-    first_user_content,
-    parse_utc,
-    prompt_seed,
-    utc_text,
-)
+from utils.storage.records import bounded, cutoff_for, epoch, parse_utc, utc_text
+from utils.storage.summary import Totals, totals_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-# Check liveness and room, append, merge state, refresh the sliding TTL and the index: one atomic step.
-# KEYS: header hash, turns list, state hash, index zset.
-# ARGV: max_turns, cutoff score, now text, now score, ttl ms, thread id, cost delta, has-user flag,
-#       first user prompt, n turns, n state pairs, n models, owners allowed (newline-separated),
-#       owner index key prefix, then turns, state key/value pairs, models, and last the token delta.
+# Append if the thread is still as it was read (same update time and turn count): one atomic step. The
+# caller checked liveness, owner and room on that read and computed the new summary fields in Python.
+# KEYS: header hash, turns list, state hash, index zset, owner index zset.
+# ARGV: expected updated_score, expected turn count, now text, now score, ttl ms, thread id,
+#       n turns, n state pairs, n header pairs, then turns, state key/value pairs, header field/value pairs.
 _APPEND_LUA = """
-local head, turns, state, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local score = redis.call('HGET', head, 'updated_score')
-if (not score) or tonumber(score) <= tonumber(ARGV[2]) then return {'missing'} end
-local owner = redis.call('HGET', head, 'owner') or 'local'
-if not string.find('\\n' .. ARGV[13] .. '\\n', '\\n' .. owner .. '\\n', 1, true) then return {'missing'} end
-local n_turns, n_state, n_models = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-if redis.call('LLEN', turns) + n_turns > tonumber(ARGV[1]) then return {'full'} end
-local i = 15
+local head, turns, state = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('HGET', head, 'updated_score') ~= ARGV[1] then return {'changed'} end
+if redis.call('LLEN', turns) ~= tonumber(ARGV[2]) then return {'changed'} end
+local n_turns, n_state, n_head = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local i = 10
 if n_turns > 0 then redis.call('RPUSH', turns, unpack(ARGV, i, i + n_turns - 1)) end
 i = i + n_turns
 if n_state > 0 then redis.call('HSET', state, unpack(ARGV, i, i + 2 * n_state - 1)) end
 i = i + 2 * n_state
-local models = redis.call('HGET', head, 'models') or ''
-for j = i, i + n_models - 1 do
-  if not string.find('\\n' .. models .. '\\n', '\\n' .. ARGV[j] .. '\\n', 1, true) then
-    if models == '' then models = ARGV[j] else models = models .. '\\n' .. ARGV[j] end
-  end
-end
-redis.call('HSET', head, 'updated_at', ARGV[3], 'updated_score', ARGV[4], 'models', models)
-redis.call('HINCRBYFLOAT', head, 'cost', ARGV[7])
-redis.call('HINCRBY', head, 'tokens', ARGV[#ARGV])
-if ARGV[8] == '1' and redis.call('HEXISTS', head, 'first_prompt') == 0 then
-  redis.call('HSET', head, 'first_prompt', ARGV[9])
-end
+redis.call('HSET', head, 'updated_at', ARGV[3], 'updated_score', ARGV[4])
+if n_head > 0 then redis.call('HSET', head, unpack(ARGV, i, i + 2 * n_head - 1)) end
 for _, key in ipairs({head, turns, state}) do redis.call('PEXPIRE', key, ARGV[5]) end
-redis.call('ZADD', index, ARGV[4], ARGV[6])
-redis.call('ZADD', ARGV[14] .. owner, ARGV[4], ARGV[6])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[6])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[6])
 return {'ok', redis.call('HGETALL', head), redis.call('LRANGE', turns, 0, -1), redis.call('HGETALL', state)}
 """
 
@@ -97,7 +76,10 @@ return 0
 _EXPIRE_BATCH = 500
 # Bumped when stored data needs adopting by a newer layout: 2 = every thread has an owner and an owner index.
 _LAYOUT = 2
-_SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", "first_prompt", "models", "cost", "tokens")
+# Each lost try means another append to the thread landed, so this bounds only a pathological pile-up.
+_APPEND_TRIES = 1_000
+_TOTAL_FIELDS = ("first_prompt", "models", "cost", "tokens")
+_SUMMARY_FIELDS = ("tool_name", "created_at", "updated_at", *_TOTAL_FIELDS)
 
 
 P = ParamSpec("P")
@@ -128,8 +110,19 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _models(text: str | None) -> tuple[str, ...]:
-    return tuple(text.split("\n")) if text else ()
+def _total_fields(totals: Totals) -> dict[str, str]:
+    """Totals (computed in Python, utils/storage/summary) as the header hash stores them."""
+    fields = {"models": "\n".join(totals.models), "cost": f"{totals.cost_usd:.12f}", "tokens": str(totals.tokens)}
+    return fields if totals.first_prompt is None else {**fields, "first_prompt": totals.first_prompt}
+
+
+def _totals_from(count: int, fields: Sequence[str | None]) -> Totals:
+    """Totals from the header hash's _TOTAL_FIELDS and the length of the turns list."""
+    first_prompt, models, cost, tokens = fields
+    return Totals(
+        turn_count=count, first_prompt=first_prompt, models=tuple(models.split("\n")) if models else (),
+        cost_usd=float(cost or 0.0), tokens=int(tokens or 0),
+    )
 
 
 class RedisThreadStore:
@@ -201,15 +194,9 @@ class RedisThreadStore:
             "updated_at": utc_text(thread.updated_at),
             "updated_score": repr(score),
             "initial_request": to_json(thread.initial_request).decode(),
-            "models": "\n".join(merge_models((), thread.turns)),
-            "cost": f"{turns_cost(thread.turns):.12f}",
-            "tokens": str(turns_tokens(thread.turns)),
             "owner": thread.owner,
+            **_total_fields(totals_of(thread)),
         }
-        seed = prompt_seed(thread.initial_request)
-        first = seed if seed is not None else first_user_content(thread.turns)
-        if first is not None:
-            head["first_prompt"] = first
         ttl_ms = self._ttl_ms(score)
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.delete(head_key, turns_key, state_key)
@@ -241,38 +228,34 @@ class RedisThreadStore:
         self, thread_id: str, turns: list[Turn], *, max_turns: int, state: dict[str, Any] | None = None,
         owners: Sequence[str] = LOCAL_VIEW,
     ) -> Thread:
-        now = utcnow()
+        head_key, turns_key, _ = self._keys(thread_id)
         pairs = [item for k, v in (state or {}).items() for item in (k, to_json(v).decode())]
-        models = merge_models((), turns)
-        first = first_user_content(turns)
-        args: list[str | int | float] = [
-            max_turns,
-            repr(self._cutoff_score()),
-            utc_text(now),
-            repr(now.timestamp()),
-            max(1, int(self.ttl.total_seconds() * 1000)),
-            thread_id,
-            f"{turns_cost(turns):.12f}",
-            "1" if first is not None else "0",
-            first or "",
-            len(turns),
-            len(pairs) // 2,
-            len(models),
-            "\n".join(owners),
-            self._owned,
-            *(t.model_dump_json() for t in turns),
-            *pairs,
-            *models,
-            turns_tokens(turns),
-        ]
-        reply = await self._append_script(keys=[*self._keys(thread_id), self._index], args=args)
-        if reply[0] == "missing":
-            raise ThreadNotFoundError(thread_id)
-        if reply[0] == "full":
-            raise ThreadFullError(thread_id, max_turns)
-        if reply[0] != "ok":
-            raise StoreError(f"Unexpected reply from Redis append script: {reply[0]!r}. Check the Redis server.")
-        return self._thread(thread_id, _pairs(reply[1]), reply[2], _pairs(reply[3]), owners)
+        bodies = [t.model_dump_json() for t in turns]
+        for _ in range(_APPEND_TRIES):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hmget(head_key, ["updated_score", "owner", *_TOTAL_FIELDS])
+                pipe.llen(turns_key)
+                (score, owner, *fields), count = await pipe.execute()
+            owner = owner or LOCAL_OWNER
+            if score is None or float(score) <= self._cutoff_score() or owner not in owners:
+                raise ThreadNotFoundError(thread_id)
+            held = _totals_from(int(count), fields)
+            if not has_room(held.turn_count, len(turns), max_turns):
+                raise ThreadFullError(thread_id, max_turns)
+            head = [item for pair in _total_fields(held.extended(turns)).items() for item in pair]
+            now = utcnow()
+            args: list[str | int | float] = [
+                score, count, utc_text(now), repr(now.timestamp()), max(1, int(self.ttl.total_seconds() * 1000)),
+                thread_id, len(bodies), len(pairs) // 2, len(head) // 2, *bodies, *pairs, *head,
+            ]
+            reply = await self._append_script(keys=[*self._keys(thread_id), self._index, self._owned + owner], args=args)
+            if reply[0] == "ok":
+                return self._thread(thread_id, _pairs(reply[1]), reply[2], _pairs(reply[3]), owners)
+            if reply[0] != "changed":
+                raise StoreError(f"Unexpected reply from Redis append script: {reply[0]!r}. Check the Redis server.")
+        raise StoreError(
+            f"Conversation '{thread_id}' kept changing under concurrent writers ({_APPEND_TRIES} tries); retry the call."
+        )
 
     async def _adopt_unowned(self) -> None:
         """Give threads stored before owners existed to the local user, once per store and database."""
@@ -322,21 +305,11 @@ class RedisThreadStore:
             replies = await pipe.execute()
         summaries = []
         for thread_id, fields, count in zip(ids, replies[::2], replies[1::2], strict=True):
-            tool_name, created_at, updated_at, first_prompt, models, cost, tokens = fields
+            tool_name, created_at, updated_at, *totals = fields
             if created_at is None:  # the key expired before the index was pruned
                 continue
             summaries.append(
-                ThreadSummary(
-                    thread_id=thread_id,
-                    tool_name=tool_name,
-                    created_at=parse_utc(created_at),
-                    updated_at=parse_utc(updated_at),
-                    turn_count=int(count),
-                    first_prompt=excerpt(first_prompt),
-                    models=_models(models),
-                    total_cost_usd=round(float(cost or 0.0), 6),
-                    total_tokens=int(tokens or 0),
-                )
+                ThreadSummary.of(thread_id, tool_name, parse_utc(created_at), parse_utc(updated_at), _totals_from(int(count), totals))
             )
         return summaries
 

@@ -13,29 +13,52 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 from pydantic_core import to_json
 
-from utils.conversation import Thread, Turn, merge_models, turns_cost, turns_tokens, utcnow
+from utils.conversation import Thread, Turn, has_room, utcnow
 from utils.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
-from utils.storage.records import (
-    bounded,
-    cutoff_for,
-    excerpt,
-    first_user_content,
-    parse_utc,
-    prompt_seed,
-    utc_text,
-)
+from utils.storage.records import bounded, cutoff_for, parse_utc, utc_text
+from utils.storage.summary import Totals, opening_totals, totals_of
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Append-only: each step is the list of statements that moves the schema up one version.
-# Never edit or reorder a released step; add a new one. PRAGMA user_version records the count applied.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+# The summary columns: Totals (utils/storage/summary) as computed in Python, stored as given.
+_TOTALS = "turn_count, first_prompt, models, total_cost_usd, total_tokens"
+_TOTALS_SET = ", ".join(f"{column} = ?" for column in _TOTALS.split(", "))
+_SUMMARY = f"id, tool_name, created_at, updated_at, {_TOTALS}"
+
+
+def _totals_row(totals: Totals) -> tuple[Any, ...]:
+    """Totals as the summary columns store them, in _TOTALS order."""
+    return totals.turn_count, totals.first_prompt, json.dumps(list(totals.models)), totals.cost_usd, totals.tokens
+
+
+def _totals_from(row: Sequence[Any]) -> Totals:
+    """Totals from the summary columns, in _TOTALS order."""
+    count, first, models, cost, tokens = row
+    return Totals(turn_count=int(count), first_prompt=first, models=tuple(json.loads(models)), cost_usd=float(cost),
+                  tokens=int(tokens))
+
+
+def _recompute_totals(conn: sqlite3.Connection) -> None:
+    """Fill every thread's summary columns from its turns, with the one Python computation (utils/storage/summary)."""
+    for thread_id, initial_request in conn.execute("SELECT id, initial_request FROM threads").fetchall():
+        rows = conn.execute("SELECT turn FROM turns WHERE thread_id = ? ORDER BY seq", (thread_id,))
+        turns = [Turn.model_validate_json(text) for (text,) in rows]
+        totals = opening_totals(json.loads(initial_request)).extended(turns)
+        conn.execute(f"UPDATE threads SET {_TOTALS_SET} WHERE id = ?", (*_totals_row(totals), thread_id))
+
+
+# A step is SQL statements, or a Python function for data work (summaries are computed in Python only).
+Step = tuple[Union[str, Callable[[sqlite3.Connection], None]], ...]
+
+# Append-only: each step is what moves the schema up one version. Never reorder a step or change the
+# schema it makes; add a new one. PRAGMA user_version records the count applied.
+MIGRATIONS: tuple[Step, ...] = (
     (
         """CREATE TABLE threads (
             id TEXT PRIMARY KEY,
@@ -54,40 +77,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
     ),
     (
-        # Denormalised summary columns so `list` never reads turn bodies; backfilled from old rows.
+        # Denormalised summary columns so `list` never reads turn bodies (filled by step 5).
         "CREATE INDEX threads_by_updated_at ON threads (updated_at)",
         "ALTER TABLE threads ADD COLUMN turn_count INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE threads ADD COLUMN first_prompt TEXT",
         "ALTER TABLE threads ADD COLUMN models TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE threads ADD COLUMN total_cost_usd REAL NOT NULL DEFAULT 0",
-        """UPDATE threads SET
-            turn_count = (SELECT count(*) FROM turns WHERE thread_id = threads.id),
-            total_cost_usd = coalesce((SELECT sum(coalesce(json_extract(turn, '$.metadata.cost_usd'), 0))
-                                       FROM turns WHERE thread_id = threads.id), 0),
-            models = coalesce((SELECT json_group_array(model) FROM (
-                                 SELECT json_extract(turn, '$.model') AS model, min(seq) AS first_seq
-                                 FROM turns WHERE thread_id = threads.id
-                                   AND coalesce(json_extract(turn, '$.model'), '') != ''
-                                 GROUP BY model ORDER BY first_seq)), '[]'),
-            first_prompt = substr(coalesce(
-                nullif(json_extract(initial_request, '$.prompt'), ''),
-                nullif(json_extract(initial_request, '$.step'), ''),
-                (SELECT json_extract(turn, '$.content') FROM turns
-                 WHERE thread_id = threads.id AND json_extract(turn, '$.role') = 'user'
-                 ORDER BY seq LIMIT 1)), 1, 2000)""",
     ),
     (
-        # Token totals for `list`, kept like the cost total; backfilled from the turns already stored.
+        # Token totals for `list`, kept like the cost total (filled by step 5).
         "ALTER TABLE threads ADD COLUMN total_tokens INTEGER NOT NULL DEFAULT 0",
-        """UPDATE threads SET total_tokens = coalesce((
-            SELECT sum(coalesce(json_extract(turn, '$.metadata.tokens.input'), 0)
-                       + coalesce(json_extract(turn, '$.metadata.tokens.output'), 0))
-            FROM turns WHERE thread_id = threads.id), 0)""",
     ),
     (
         # The principal each thread belongs to; threads stored before owners existed are the local user's.
         "ALTER TABLE threads ADD COLUMN owner TEXT NOT NULL DEFAULT 'local'",
         "CREATE INDEX threads_by_owner ON threads (owner, updated_at)",
+    ),
+    (
+        # Summaries recomputed in Python from the stored turns (old turn shapes included); this replaces
+        # the SQL backfills steps 2 and 3 once ran, so no summary is computed in SQL any more.
+        _recompute_totals,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -121,7 +130,10 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         current = schema_version(conn)
         for step in MIGRATIONS[current:target]:
             for statement in step:
-                conn.execute(statement)
+                if isinstance(statement, str):
+                    conn.execute(statement)
+                else:
+                    statement(conn)
         if current < target:
             conn.execute(f"PRAGMA user_version = {int(target)}")
     applied = max(0, target - current)
@@ -172,9 +184,6 @@ def _among(owners: Sequence[str]) -> tuple[str, list[str]]:
     """An `owner IN (...)` condition and its parameters (no owners: nothing matches)."""
     names = list(dict.fromkeys(owners))
     return (f"owner IN ({', '.join('?' * len(names))})" if names else "0"), names
-_SUMMARY = "id, tool_name, created_at, updated_at, turn_count, first_prompt, models, total_cost_usd, total_tokens"
-
-
 class SqliteThreadStore:
     """ThreadStore over one SQLite file; blocking calls run in worker threads, one connection each."""
 
@@ -258,8 +267,6 @@ class SqliteThreadStore:
     # -- writes --
 
     async def create(self, thread: Thread) -> Thread:
-        seed = prompt_seed(thread.initial_request)
-        first = seed if seed is not None else first_user_content(thread.turns)
         header = (
             thread.thread_id,
             thread.parent_id,
@@ -268,12 +275,8 @@ class SqliteThreadStore:
             utc_text(thread.updated_at),
             to_json(thread.initial_request).decode(),
             to_json(thread.state).decode(),
-            len(thread.turns),
-            first,
-            json.dumps(merge_models((), thread.turns)),
-            turns_cost(thread.turns),
-            turns_tokens(thread.turns),
             thread.owner,
+            *_totals_row(totals_of(thread)),
         )
         turn_rows = [(thread.thread_id, seq, t.model_dump_json()) for seq, t in enumerate(thread.turns)]
 
@@ -284,8 +287,7 @@ class SqliteThreadStore:
                 conn.execute("DELETE FROM threads WHERE id = ?", (thread.thread_id,))
                 conn.execute(
                     "INSERT INTO threads (id, parent_id, tool_name, created_at, updated_at, initial_request,"
-                    " state, turn_count, first_prompt, models, total_cost_usd, total_tokens, owner)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f" state, owner, {_TOTALS}) VALUES ({', '.join('?' * len(header))})",
                     header,
                 )
                 conn.executemany("INSERT INTO turns (thread_id, seq, turn) VALUES (?, ?, ?)", turn_rows)
@@ -300,36 +302,28 @@ class SqliteThreadStore:
         mine, names = _among(owners)
         bodies = [t.model_dump_json() for t in turns]
         patch = {key: json.loads(to_json(value)) for key, value in (state or {}).items()}
-        added_cost = turns_cost(turns)
-        added_tokens = turns_tokens(turns)
-        new_first = first_user_content(turns)
 
         def work(conn: sqlite3.Connection) -> Thread:
             with _transaction(conn, write=True):
                 row = conn.execute(
-                    f"SELECT turn_count, state, first_prompt, models FROM threads WHERE id = ? AND updated_at > ? AND {mine}",
+                    f"SELECT state, {_TOTALS} FROM threads WHERE id = ? AND updated_at > ? AND {mine}",
                     (thread_id, utc_text(cutoff_for(self.ttl)), *names),
                 ).fetchone()
                 if row is None:
                     raise ThreadNotFoundError(thread_id)
-                count, old_state, first, models = row
-                if count + len(bodies) > max_turns:
+                old_state, held = row[0], _totals_from(row[1:])
+                if not has_room(held.turn_count, len(bodies), max_turns):
                     raise ThreadFullError(thread_id, max_turns)
                 conn.executemany(
                     "INSERT INTO turns (thread_id, seq, turn) VALUES (?, ?, ?)",
-                    [(thread_id, count + i, body) for i, body in enumerate(bodies)],
+                    [(thread_id, held.turn_count + i, body) for i, body in enumerate(bodies)],
                 )
                 conn.execute(
-                    "UPDATE threads SET state = ?, updated_at = ?, turn_count = ?, first_prompt = ?,"
-                    " models = ?, total_cost_usd = total_cost_usd + ?, total_tokens = total_tokens + ? WHERE id = ?",
+                    f"UPDATE threads SET state = ?, updated_at = ?, {_TOTALS_SET} WHERE id = ?",
                     (
                         json.dumps({**json.loads(old_state), **patch}),
                         utc_text(utcnow()),
-                        count + len(bodies),
-                        first if first is not None else new_first,
-                        json.dumps(merge_models(json.loads(models), turns)),
-                        added_cost,
-                        added_tokens,
+                        *_totals_row(held.extended(turns)),
                         thread_id,
                     ),
                 )
@@ -369,20 +363,7 @@ class SqliteThreadStore:
                 "ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
                 (utc_text(cutoff_for(self.ttl)), *names, bounded(limit), bounded(offset)),
             ).fetchall()
-            return [
-                ThreadSummary(
-                    thread_id=r[0],
-                    tool_name=r[1],
-                    created_at=parse_utc(r[2]),
-                    updated_at=parse_utc(r[3]),
-                    turn_count=r[4],
-                    first_prompt=excerpt(r[5]),
-                    models=tuple(json.loads(r[6])),
-                    total_cost_usd=round(r[7], 6),
-                    total_tokens=int(r[8]),
-                )
-                for r in rows
-            ]
+            return [ThreadSummary.of(r[0], r[1], parse_utc(r[2]), parse_utc(r[3]), _totals_from(r[4:])) for r in rows]
 
         return await self._run(work)
 
