@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from providers.base import GenerateRequest, GenerateResult, ImageInput, Message, ThinkingMode
-from providers.failover import FailoverExhausted, Hop, Unsuitable, alternates, call_with_failover
+from providers.calling import CallFailed, Unsuitable, call_model
+from providers.failover import Hop
 from providers.registry import Route
-from providers.resilient import Attempts, RetryPolicy, call_with_retries
 from tools.base import PROMPTS_DIR, ToolError
 from tools.context import RequestContext
 from tools.fit import refusal
-from utils.budget import allocate
+from utils.budget import Allocation
 from utils.conversation import FileRef, Turn, Usage, image_refs
 from utils.files import FileContent, LoadedFiles, load_text_files, read_file
 from utils.gate.errors import GateError
@@ -78,6 +78,9 @@ def files_budget(ctx: RequestContext) -> int:
 
     The call's own files may take the room of history too (older turns yield to them), so the budget is
     files plus history; at a generous bytes-per-token it only cuts what certainly cannot fit.
+    Sized for the request's own model, not per failover model: files are read once, before any call, and
+    rereading them per model would cost more than the rare case it serves (a failover to a model with a far
+    larger window, given more files than the first could take). The prompt itself is fitted per model.
     """
     allocation = ctx.allocation
     room = (allocation.files_tokens + allocation.history_tokens) * _BYTES_PER_TOKEN if allocation else None
@@ -169,20 +172,11 @@ def _check_budget(ctx: RequestContext) -> None:
         )
 
 
-def _failover_candidates(ctx: RequestContext, failed: Route, images: tuple[ImageInput, ...]) -> list[Route]:
-    registry = ctx.services.registry
-    if not registry.failover.enabled:
-        return []
-    category = ctx.category or "balanced"
-    return alternates(registry.failover, registry, failed, category,
-                      accept=lambda r: not images or r.spec.supports_images)
-
-
-def _provider_failure(exc: FailoverExhausted, attempts: Attempts) -> ToolError:
+def _provider_failure(exc: CallFailed) -> ToolError:
     error, hops = exc.error, exc.hops
     failed = next(h for h in reversed(hops) if h.kind != "unsuitable")
     details: dict[str, Any] = {"provider": failed.provider, "model": failed.model, "retryable": error.retryable,
-                               "attempts": attempts.count}
+                               "attempts": exc.attempts}
     message = error.describe()
     if len(hops) > 1:
         tried = "; ".join(f"{h.provider}/{h.model} ({h.kind})" for h in hops)
@@ -195,7 +189,7 @@ async def consult(
     ctx: RequestContext,
     *,
     system_prompt: str,
-    new_input: str,
+    new_input: str | Callable[[Allocation], str],
     files: Sequence[FileContent] = (),
     images: tuple[ImageInput, ...] = (),
     temperature: float | None = None,
@@ -214,7 +208,9 @@ async def consult(
     (joined to the preamble where the endpoint cannot take one there).
 
     `files` (passed in this call) must fit the model's window, else the call is refused before any model is
-    paid; `optional_files` (added by a tool) and earlier files may be left out, newest kept.
+    paid; `optional_files` (added by a tool) and earlier files may be left out, newest kept. `new_input` may be
+    a function of the model's allocation, for input sized per model (precommit's diff): a failover model
+    then gets its own sizing.
     Only the request's own model fails over (QUORUM_FAILOVER); a model named through `route` was chosen
     on purpose (a consensus perspective) and reports its own failure.
     """
@@ -236,9 +232,10 @@ async def consult(
     def prepare(target: Route) -> tuple[PromptPlan, GenerateRequest]:
         """The prompt and request for one model, inside its own token budget."""
         spec = target.spec
-        allocation = allocate(spec.context_window, spec.max_output_tokens)
+        allocation = spec.allocation()
         plan = build_prompt(
-            system_prompt=f"{common}\n\n{instructions}", turns=turns, new_input=new_input, new_files=files,
+            system_prompt=f"{common}\n\n{instructions}", turns=turns,
+            new_input=new_input if isinstance(new_input, str) else new_input(allocation), new_files=files,
             history_files=history_files, allocation=allocation, numbered=numbered, optional_files=optional_files,
             count=lambda text: render.count(text, spec.tokenizer), render_block=render.block,
             render_history_turn=render.turn,
@@ -259,43 +256,45 @@ async def consult(
         raise refusal(exc, chosen, alone=route is None) from exc
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
-    policy = RetryPolicy(
-        max_retries=settings.max_retries, base_delay=settings.retry_base_delay_s, timeout=settings.provider_timeout_s
-    )
-    attempts = Attempts()
-    current = chosen
 
-    async def call(target: Route) -> tuple[GenerateResult, PromptPlan]:
-        nonlocal current
+    def prepare_route(target: Route) -> tuple[PromptPlan, GenerateRequest]:
+        if target is chosen:
+            return first
         try:
-            plan, request = first if target is chosen else prepare(target)
+            return prepare(target)
         except PromptTooLargeError as exc:
             raise Unsuitable(str(exc)) from exc
-        current = target
-        return await call_with_retries(target.provider, request, target.spec, policy, attempts=attempts), plan
 
-    def candidates() -> list[Route]:
-        return _failover_candidates(ctx, chosen, images) if route is None else []
+    current = chosen
+
+    def trying(target: Route) -> None:
+        nonlocal current
+        current = target
 
     def waiting_for() -> str:
         return f"{current.vendor.name}/{current.spec.model_name}"
 
     try:
         async with heartbeat(ctx.progress, settings.heartbeat_s, waiting_for):
-            (result, plan), answered, hops = await call_with_failover(chosen, call, candidates)
-    except FailoverExhausted as exc:
-        raise _provider_failure(exc, attempts) from exc.error
+            answered = await call_model(
+                chosen, prepare_route, registry=ctx.services.registry, settings=settings,
+                fail_over_within=(ctx.category or "balanced") if route is None else None,
+                accept=lambda r: not images or r.spec.supports_images, on_try=trying,
+            )
+    except CallFailed as exc:
+        raise _provider_failure(exc) from exc.error
+    result, plan = answered.result, answered.prepared
     usage = result.usage
     return Answer(
         text=result.text,
         result=result,
-        route=answered,
+        route=answered.route,
         plan=plan,
-        cost_usd=answered.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
-        attempts=attempts.count,
+        cost_usd=answered.route.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+        attempts=answered.attempts,
         notes=tuple(result.notes),
         passed=_passed(files, optional_files, plan),
-        failover=hops,
+        failover=answered.hops,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from providers.registry import Category, ProviderRegistry, Route
-from utils.budget import Allocation, allocate
+from utils.budget import Allocation
 from utils.conversation import Thread
 from utils.progress import ProgressFn
 from utils.principals import LOCAL, Principal
@@ -64,7 +64,7 @@ class RequestContext:
     @property
     def allocation(self) -> Allocation | None:
         """The token plan for the resolved model (derived, so it can never disagree with the route)."""
-        return allocate(self.route.spec.context_window, self.route.spec.max_output_tokens) if self.route else None
+        return self.route.spec.allocation() if self.route else None
 
     @property
     def working_dir(self) -> Path | None:

@@ -15,7 +15,6 @@ from pydantic import ConfigDict, Field, field_validator
 
 from providers.base import ImageInput
 from providers.registry import ModelResolutionError, ProviderRegistry, Route
-from providers.resilient import RetryPolicy
 from tools.base import Tool, ToolError, ToolOutput
 from tools.consult import Answer, consult, exchange_turns, load_files, load_images, with_notes
 from tools.fit import dropped_note
@@ -101,9 +100,13 @@ def _repeat_message(entries: Sequence[ModelStance], earlier: int, later: int) ->
     )
 
 
+# Waiting allowed between one perspective's retries: consensus's own figure, not the retry policy's.
+RETRY_ALLOWANCE_S = 30.0
+
+
 def per_model_deadline(settings: Settings) -> float:
-    """One model's own time bound: one full attempt plus backoff for quick retries; a second hang is cut off."""
-    return settings.provider_timeout_s + settings.max_retries * RetryPolicy().max_delay
+    """One model's own time bound: one full attempt plus a pause per retry; a second hang is cut off."""
+    return settings.provider_timeout_s + settings.max_retries * RETRY_ALLOWANCE_S
 
 
 def stance_prompts(text: str) -> tuple[str, dict[str, str]]:

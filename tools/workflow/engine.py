@@ -175,7 +175,7 @@ async def _finish(
     answer = await consult(
         ctx,
         system_prompt=Tool.system_prompt(spec.name),
-        new_input=expert_input_text(spec, run, extra_input),
+        new_input=lambda allocation: expert_input_text(spec, run, extra_input.within(allocation)[0]),
         files=files,
         optional_files=more,
         thinking_mode=getattr(request, "thinking_mode", None) or ctx.settings.default_thinking_mode(spec.name),
@@ -183,7 +183,8 @@ async def _finish(
     )
     user, assistant = exchange_turns(spec.name, render_step(spec.name, record, request.total_steps), answer, extra_meta=meta)
     metadata = answer.metadata()
-    metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *loaded.skipped, *skipped]
+    cuts = extra_input.within(answer.route.spec.allocation())[1]
+    metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *cuts, *loaded.skipped, *skipped]
     analysis: Any = parse_answer(answer.text)
     content = f"{spec.name} complete after {len(run.steps)} steps; the expert's review is in expert_analysis. "
     if len(answer.text) > _LONG_ANSWER_CHARS:
