@@ -17,7 +17,7 @@ from providers.base import GenerateRequest, GenerateResult
 from providers.errors import ProviderError
 from providers.failover import Hop, FailoverExhausted, Unsuitable, alternates, call_with_failover
 from providers.resilient import Attempts, RetryPolicy, call_with_retries
-from utils.settings import Settings
+from utils.config.settings import Settings
 
 if TYPE_CHECKING:
     from providers.registry import Category, ProviderRegistry, Route

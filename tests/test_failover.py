@@ -20,7 +20,7 @@ from providers.failover import (
 from providers.registry import ProviderRegistry
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, ReplySpec
-from utils.settings import Settings
+from utils.config.settings import Settings
 
 KEY = "failover-test-key-0123456789"
 QUICK = {"QUORUM_MAX_RETRIES": "1", "QUORUM_RETRY_BASE_DELAY_S": "0"}

@@ -37,7 +37,7 @@ from tests.hostile_repo import arm
 from tests.wire_support import GEMINI, OPENAI, warm_sdks, wire_env
 from tests.workflow_support import make_repo
 from tools.registry import all_tools
-from utils.envelope import ErrorKind
+from tools.pipeline.envelope import ErrorKind
 
 T = TypeVar("T")
 

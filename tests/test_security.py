@@ -8,7 +8,7 @@ import pytest
 
 from tests.requirements import require
 from utils.redaction import redact_secrets
-from utils.security import FileMissingError, PathPolicy, PathRefusedError
+from utils.gate.security import FileMissingError, PathPolicy, PathRefusedError
 
 
 @pytest.fixture

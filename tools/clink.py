@@ -17,16 +17,17 @@ from typing import Literal
 
 from tools.base import Tool, ToolError, ToolOutput
 from tools.cli_agents import CLIS, WRITE_ROLES_VAR, CliSpec, failure_message, failure_reason, parse_output, tail
-from tools.consult import load_files, with_locale
-from tools.context import RequestContext
+from tools.pipeline.consult import with_locale
+from tools.pipeline.inputs import load_files
+from tools.pipeline.context import RequestContext
 from tools.fields import FileFields, ThreadFields
-from utils.conversation import Turn, image_refs
-from utils.envelope import CONTINUATION_AVAILABLE
-from utils.files import FileContent, render_file_block
+from utils.conversations.turns import Turn, image_refs
+from tools.pipeline.envelope import CONTINUATION_AVAILABLE
+from utils.gate.files import FileContent, render_file_block
 from utils.gate.errors import GateError
 from utils.gate.images import load_image
 from utils.progress import heartbeat
-from utils.prompt_builder import render_turn
+from utils.prompting.builder import render_turn
 from utils.redaction import redact_text
 
 CliName = Literal["gemini", "claude", "codex"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tools.base import Tool, ToolOutput
-from tools.context import RequestContext
+from tools.pipeline.context import RequestContext
 from tools.fields import StrictModel
 from providers.catalogue import ModelSpec
 from providers.local_models import LocalModels

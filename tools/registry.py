@@ -12,7 +12,7 @@ from tools.listmodels import ListModelsTool
 from tools.threads import ThreadsTool
 from tools.version import VersionTool
 from tools.workflow import workflow_tools
-from tools.workflow.consensus import ConsensusTool
+from tools.consensus import ConsensusTool
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from utils.redaction import redact_text
-from utils.security import is_secret_path
+from utils.gate.security import is_secret_path
 
 GIT_TIMEOUT_S = 30.0
 

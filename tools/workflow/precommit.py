@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from tools.base import ToolError
-from tools.context import RequestContext
+from tools.pipeline.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields, SeverityFilter
 from tools.workflow.gitdiff import ChangeSet, GitError, collect_changes

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from providers.registry import Category
 from tools.fields import StrictModel
 from tools.workflow.run import Run, StepRecord
-from utils.budget import Allocation
+from utils.prompting.budget import Allocation
 
 if TYPE_CHECKING:
-    from tools.context import RequestContext
+    from tools.pipeline.context import RequestContext
 
 Band = Literal["early", "middle", "late"]
 

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from providers.registry import Category, ProviderRegistry, Route
-from utils.budget import Allocation
-from utils.conversation import Thread
+from utils.prompting.budget import Allocation
+from utils.conversations.turns import Thread
 from utils.progress import ProgressFn
-from utils.principals import LOCAL, Principal
-from utils.file_cache import FileCache
-from utils.render_cache import RenderCache
-from utils.security import PathPolicy
-from utils.settings import Settings
-from utils.storage.base import ThreadStore
+from utils.conversations.principals import LOCAL, Principal
+from utils.gate.file_cache import FileCache
+from utils.prompting.render_cache import RenderCache
+from utils.gate.security import PathPolicy
+from utils.config.settings import Settings
+from utils.conversations.storage.base import ThreadStore
 
 if TYPE_CHECKING:
     from tools.base import Tool

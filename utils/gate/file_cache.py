@@ -20,7 +20,7 @@ from utils.lru import SizedLru
 from utils.redaction import Counts
 
 if TYPE_CHECKING:
-    from utils.files import FileContent
+    from utils.gate.files import FileContent
 
 StatKey = tuple[int, int, int, int, int]
 

@@ -1,4 +1,7 @@
-"""The one path from a tool to a model: read files, build the budgeted prompt, call, account."""
+"""The one path from a tool to a model: build the budgeted prompt per model, call it, account for the answer.
+
+Reading what a call brings (files, images, the files of earlier turns) is inputs.py's job.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from providers.base import GenerateRequest, GenerateResult, ImageInput, Message, ThinkingMode
@@ -14,22 +16,14 @@ from providers.calling import CallFailed, Unsuitable, call_model
 from providers.failover import Hop
 from providers.registry import Route
 from tools.base import PROMPTS_DIR, ToolError
-from tools.context import RequestContext
-from tools.fit import refusal
-from utils.budget import Allocation
-from utils.conversation import FileRef, Turn, Usage, image_refs
-from utils.files import FileContent, LoadedFiles, load_text_files, read_file
-from utils.gate.errors import GateError
-from utils.gate.images import load_image
+from tools.pipeline.context import RequestContext
+from tools.pipeline.inputs import reread_history
+from tools.pipeline.fit import refusal
+from utils.prompting.budget import Allocation
+from utils.conversations.turns import FileRef, Turn, Usage, image_refs
+from utils.gate.files import FileContent
 from utils.progress import heartbeat
-from utils.prompt_builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
-
-# Bytes of files read for one call: a generous bytes-per-token bound on the model's file budget (text runs
-# 3-4 bytes a token; more only for long runs of spaces), never above the ceiling, never below one file.
-_BYTES_PER_TOKEN = 6
-_FILES_BUDGET_CEILING = 24_000_000
-_FILES_BUDGET_NO_MODEL = 8_000_000
-
+from utils.prompting.builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
 
 @dataclass(frozen=True)
 class Answer:
@@ -73,75 +67,11 @@ class Answer:
         return self.passed + changed
 
 
-def files_budget(ctx: RequestContext) -> int:
-    """How many bytes of files one call may read: what the model's whole input room could possibly hold.
-
-    The call's own files may take the room of history too (older turns yield to them), so the budget is
-    files plus history; at a generous bytes-per-token it only cuts what certainly cannot fit.
-    Sized for the request's own model, not per failover model: files are read once, before any call, and
-    rereading them per model would cost more than the rare case it serves (a failover to a model with a far
-    larger window, given more files than the first could take). The prompt itself is fitted per model.
-    """
-    allocation = ctx.allocation
-    room = (allocation.files_tokens + allocation.history_tokens) * _BYTES_PER_TOKEN if allocation else None
-    return min(room if room is not None else _FILES_BUDGET_NO_MODEL, _FILES_BUDGET_CEILING)
-
-
-async def load_files(ctx: RequestContext, raw: Sequence[str], *, budget: int | None = None) -> LoadedFiles:
-    """Check, expand and read the files a caller passed, within the call's budget; refusals raise GateError."""
-    if not raw:
-        return LoadedFiles()
-    return await asyncio.to_thread(
-        load_text_files, list(raw), ctx.policy, max_bytes=ctx.settings.max_file_bytes,
-        budget=files_budget(ctx) if budget is None else budget, cache=ctx.services.file_cache,
-    )
-
-
 def with_notes(metadata: dict[str, Any], notes: Sequence[str]) -> dict[str, Any]:
     """Response metadata with extra notes (files left out, ...) after the model's own."""
     if not notes:
         return metadata
     return {**metadata, "notes": [*metadata.get("notes", []), *notes]}
-
-
-def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, FileContent | None]:
-    found: dict[str, FileContent | None] = {}
-    left = files_budget(ctx) * 2  # past this the prompt builder would drop them anyway
-    for path in paths:
-        found[path] = None
-        if left <= 0:
-            continue
-        try:
-            content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes, cache=ctx.services.file_cache)
-        except (GateError, OSError):
-            continue
-        found[path] = content
-        left -= content.size if content else 0
-    return found
-
-
-async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) -> tuple[ImageInput, ...]:
-    if not images:
-        return ()
-    if not route.spec.supports_images:
-        raise ToolError(
-            "invalid_arguments",
-            f"Model '{route.spec.model_name}' does not accept images. Drop 'images' or choose a model "
-            "that supports them (listmodels marks them).",
-        )
-
-    def load() -> list[ImageInput]:
-        limit = route.spec.max_image_size_mb
-        loaded = []
-        for item in images:
-            try:
-                image = load_image(item, ctx.policy, limit)
-            except GateError as exc:
-                raise exc.about("images") from exc
-            loaded.append(ImageInput(mime_type=image.mime_type, data=image.data))
-        return loaded
-
-    return tuple(await asyncio.to_thread(load))
 
 
 def with_locale(system_prompt: str, locale: str) -> str:
@@ -224,7 +154,7 @@ async def consult(
         turns = tuple(t for t in turns if history_filter(t))
     new_paths = {f.path for f in files} | {f.path for f in optional_files}
     history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
-    history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}
+    history_files = await asyncio.to_thread(reread_history, ctx, history_paths) if history_paths else {}
     common = with_locale(preamble(), settings.locale)
     instructions = system_prompt
     render = ctx.services.render_cache

@@ -1,0 +1,1 @@
+"""Threads: the conversation model (turns), who owns a thread (principals), and the stores that keep them."""
