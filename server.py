@@ -28,7 +28,7 @@ from tools.registry import enabled_tools
 from tools.version import VERSION
 from utils.gate.client_roots import client_roots
 from utils.gate.client_roots import forget as forget_roots
-from utils.http_transport import caller
+from utils.access.http_transport import caller
 from utils.config.settings import Settings
 from utils.conversations.storage.base import ThreadStore
 
@@ -65,7 +65,7 @@ def build_services(
     store: ThreadStore | None = None,
     transport: str = "stdio",
 ) -> Services:
-    from utils.private import private_dir
+    from utils.privacy.private import private_dir
     from utils.conversations.storage.factory import open_store
 
     # The server's data (threads, overflow files, caches, logs) is the user's alone, whichever store is used.
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()
     gc.enable()
     if transport == "http":
-        from utils.http_transport import serve_http
+        from utils.access.http_transport import serve_http
 
         anyio.run(serve_http, services, server)
     else:

@@ -16,7 +16,7 @@ from utils.conversations.turns import Turn
 from utils.gate.file_cache import RACY_NS, FileCache, racy_margin
 from utils.gate.files import FileContent, read_file
 from utils.gate.errors import PathRefusedError
-from utils.redaction import counting_redactions
+from utils.privacy.redaction import counting_redactions
 from utils.gate.security import PathPolicy
 from utils.lru import ENTRY_OVERHEAD, SizedLru
 from utils.prompting.render_cache import RenderCache

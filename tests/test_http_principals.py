@@ -20,8 +20,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from server import create_server
 from tests.redis_support import redis_url  # noqa: F401 (a fixture)
-from utils.http_transport import build_http_app
-from utils.conversations.principals import TokenFileError, TokenVerifier, parse_tokens, token_digest
+from utils.access.http_transport import build_http_app
+from utils.access.principals import TokenFileError, TokenVerifier, parse_tokens, token_digest
 
 TOKENS = {"alice": "alice-token-" + "a" * 40, "bob": "bob-token-" + "b" * 40}
 
@@ -199,7 +199,7 @@ async def test_an_mcp_session_opened_by_one_principal_is_unknown_to_another(harn
 
 
 async def test_the_server_refuses_to_start_with_an_unreadable_or_malformed_tokens_file(harness_factory, tmp_path: Path) -> None:
-    from utils.http_transport import serve_http
+    from utils.access.http_transport import serve_http
 
     malformed = tmp_path / "tokens"
     malformed.write_text("alice:not-a-hash\n")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from utils.redaction import counting_redactions, redact_secrets, redact_tree
+from utils.privacy.redaction import counting_redactions, redact_secrets, redact_tree
 from utils.gate.security import is_secret_path
 
 # Fake credentials are assembled at run time so that this file holds no secret-shaped literal.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.requirements import require
-from utils.redaction import redact_secrets
+from utils.privacy.redaction import redact_secrets
 from utils.gate.security import FileMissingError, PathPolicy, PathRefusedError
 
 

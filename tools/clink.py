@@ -26,9 +26,9 @@ from tools.pipeline.envelope import CONTINUATION_AVAILABLE
 from utils.gate.files import FileContent, render_file_block
 from utils.gate.errors import GateError
 from utils.gate.images import load_image
-from utils.progress import heartbeat
+from tools.pipeline.progress import heartbeat
 from utils.prompting.builder import render_turn
-from utils.redaction import redact_text
+from utils.privacy.redaction import redact_text
 
 CliName = Literal["gemini", "claude", "codex"]
 Role = Literal["default", "planner", "codereviewer"]

@@ -24,7 +24,7 @@ from tools.fields import ModelFields, StrictModel, StrList
 from utils.conversations.turns import FileRef, Turn, has_room, image_refs
 from tools.pipeline.envelope import ErrorKind
 from utils.gate.files import FileContent
-from utils.progress import heartbeat
+from tools.pipeline.progress import heartbeat
 from utils.config.settings import Settings
 
 Stance = Literal["for", "against", "neutral"]

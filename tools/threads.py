@@ -9,7 +9,7 @@ from pydantic import Field
 from tools.base import Tool, ToolError, ToolOutput
 from tools.pipeline.context import RequestContext
 from tools.fields import NAMING_FIELDS, StrictModel
-from utils.redaction import redact_text, redact_tree
+from utils.privacy.redaction import redact_text, redact_tree
 from utils.conversations.storage.base import ThreadNotFoundError
 
 

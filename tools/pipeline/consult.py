@@ -22,7 +22,7 @@ from tools.pipeline.fit import refusal
 from utils.prompting.budget import Allocation
 from utils.conversations.turns import FileRef, Turn, Usage, image_refs
 from utils.gate.files import FileContent
-from utils.progress import heartbeat
+from tools.pipeline.progress import heartbeat
 from utils.prompting.builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
 
 @dataclass(frozen=True)

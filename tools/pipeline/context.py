@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from providers.registry import Category, ProviderRegistry, Route
 from utils.prompting.budget import Allocation
 from utils.conversations.turns import Thread
-from utils.progress import ProgressFn
-from utils.conversations.principals import LOCAL, Principal
+from tools.pipeline.progress import ProgressFn
+from utils.access.principals import LOCAL, Principal
 from utils.gate.file_cache import FileCache
 from utils.prompting.render_cache import RenderCache
 from utils.gate.security import PathPolicy

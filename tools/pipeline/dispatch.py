@@ -23,9 +23,9 @@ from utils.gate.errors import GateError
 from utils.gate.images import describe_data_url
 from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
-from utils.progress import ProgressFn
-from utils.redaction import counting_redactions, redact_text, redact_tree
-from utils.conversations.principals import LOCAL, Principal
+from tools.pipeline.progress import ProgressFn
+from utils.privacy.redaction import counting_redactions, redact_text, redact_tree
+from utils.access.principals import LOCAL, Principal
 from utils.gate.security import PathPolicy
 from utils.conversations.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
 from utils.conversations.storage.records import PROMPT_STORE_CHARS

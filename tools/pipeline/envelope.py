@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from utils.private import private_dir, write_private
+from utils.privacy.private import private_dir, write_private
 from utils.vocabulary import PROJECT_DIR_NAME, ErrorKind
 
 logger = logging.getLogger(__name__)

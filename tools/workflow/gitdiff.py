@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from utils.redaction import redact_text
+from utils.privacy.redaction import redact_text
 from utils.gate.security import is_secret_path
 
 GIT_TIMEOUT_S = 30.0

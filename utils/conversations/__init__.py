@@ -1,1 +1,1 @@
-"""Threads: the conversation model (turns), who owns a thread (principals), and the stores that keep them."""
+"""Threads: the conversation model (turns) and the stores that keep them (storage/, with the SQLite migrations)."""

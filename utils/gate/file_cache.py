@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from utils.lru import SizedLru
-from utils.redaction import Counts
+from utils.privacy.redaction import Counts
 
 if TYPE_CHECKING:
     from utils.gate.files import FileContent

@@ -15,7 +15,7 @@ from utils.vocabulary import PROJECT_DIR_NAME
 from utils.gate.file_cache import FileCache, stat_key
 from utils.gate.errors import FilesOverBudgetError, FileTooLargeError, GateError, TooManyFilesError
 from utils.gate.opener import open_checked, too_large
-from utils.redaction import count_redactions, redact_secrets
+from utils.privacy.redaction import count_redactions, redact_secrets
 from utils.gate.security import PathPolicy, is_secret_path
 
 __all__ = [
