@@ -26,11 +26,11 @@ from tools.pipeline.dispatch import Dispatcher
 from tools.pipeline.listing import tool_entries
 from tools.registry import enabled_tools
 from tools.version import VERSION
-from utils.gate.client_roots import client_roots
-from utils.gate.client_roots import forget as forget_roots
 from utils.access.http_transport import caller
 from utils.config.settings import Settings
 from utils.conversations.storage.base import ThreadStore
+from utils.gate.client_roots import client_roots
+from utils.gate.client_roots import forget as forget_roots
 
 logger = logging.getLogger("quorum")
 

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from providers.catalogue_format import split_custom, translate
-from utils.prompting.budget import Allocation, allocate
 from utils.config.problems import ConfigProblem
+from utils.prompting.budget import Allocation, allocate
 
 logger = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ import pytest
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer
 from utils.conversations.turns import Turn
+from utils.gate.errors import PathRefusedError
 from utils.gate.file_cache import RACY_NS, FileCache, racy_margin
 from utils.gate.files import FileContent, read_file
-from utils.gate.errors import PathRefusedError
-from utils.privacy.redaction import counting_redactions
 from utils.gate.security import PathPolicy
 from utils.lru import ENTRY_OVERHEAD, SizedLru
+from utils.privacy.redaction import counting_redactions
 from utils.prompting.render_cache import RenderCache
 
 LATER = RACY_NS * 10

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from utils.gate.files import load_text_files
 from utils.gate.errors import FileTooLargeError, PathRefusedError
+from utils.gate.files import load_text_files
 from utils.gate.opener import read_checked
 from utils.gate.security import PathPolicy
 

@@ -14,10 +14,10 @@ import pytest
 
 from tests.fakes.fake_model import FakeModelProvider
 from tests.workflow_support import isolate_git, step
-from utils.conversations.turns import Thread
 from tools.pipeline.envelope import Envelope, serialise
 from utils.conversations.storage.base import StoreError
 from utils.conversations.storage.memory import MemoryThreadStore
+from utils.conversations.turns import Thread
 
 TTL = timedelta(hours=1)
 

@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from utils.prompting.budget import Allocation
 from utils.conversations.turns import FileRef, Turn
 from utils.gate.files import FileContent
+from utils.prompting.budget import Allocation
 from utils.prompting.builder import FilesDoNotFitError, PromptTooLargeError, build_prompt, file_references
 
 

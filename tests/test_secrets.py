@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from utils.privacy.redaction import counting_redactions, redact_secrets, redact_tree
 from utils.gate.security import is_secret_path
+from utils.privacy.redaction import counting_redactions, redact_secrets, redact_tree
 
 # Fake credentials are assembled at run time so that this file holds no secret-shaped literal.
 OPENAI = "sk-" + "proj-" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"

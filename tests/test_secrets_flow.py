@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeProviderServer
 from tests.env_quorum import quorum as quorum_session
+from tests.fakes import FakeProviderServer
 from tests.wire_support import OPENAI, warm_sdks, wire_env
 from tests.workflow_support import GIT_ENV, git, make_repo
 from utils.conversations.turns import Thread, Turn

@@ -19,13 +19,13 @@ import pytest
 from tests.redis_support import redis_url  # noqa: F401 (a fixture)
 from tests.requirements import require
 
-from utils.conversations.turns import FileRef, Thread, Turn, utcnow
 from utils.config.settings import Settings
 from utils.conversations.storage.base import ThreadFullError, ThreadNotFoundError, ThreadStore, summarise
 from utils.conversations.storage.factory import open_store
 from utils.conversations.storage.memory import MemoryThreadStore
 from utils.conversations.storage.sqlite import SqliteThreadStore, utc_text
 from utils.conversations.storage.sqlite_migrations import SCHEMA_VERSION, migrate, schema_version
+from utils.conversations.turns import FileRef, Thread, Turn, utcnow
 
 TTL = timedelta(hours=1)
 REPO = Path(__file__).resolve().parents[1]
@@ -280,9 +280,9 @@ _WORKER = """
 import asyncio, sys
 from datetime import timedelta
 from pathlib import Path
-from utils.conversations.turns import Thread, Turn
 from utils.conversations.storage.base import ThreadFullError
 from utils.conversations.storage.sqlite import SqliteThreadStore
+from utils.conversations.turns import Thread, Turn
 
 async def main(path, thread_id, worker, count, max_turns):
     print("ready", flush=True)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.redis_support import redis_url  # noqa: F401 (a fixture)
-from utils.conversations.turns import utcnow
 from utils.conversations.storage.records import utc_text
 from utils.conversations.storage.sqlite import SqliteThreadStore
 from utils.conversations.storage.sqlite_migrations import migrate
+from utils.conversations.turns import utcnow
 
 TTL = timedelta(hours=3)
 THREAD = "0ld5hape-0000-4000-8000-000000000001"

@@ -7,8 +7,8 @@ import json
 from pydantic import Field
 
 from tools.base import Tool, ToolOutput
-from tools.pipeline.context import RequestContext
 from tools.fields import StrictModel
+from tools.pipeline.context import RequestContext
 from tools.pipeline.envelope import CHALLENGE_CREATED
 
 

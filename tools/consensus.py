@@ -16,16 +16,16 @@ from pydantic import ConfigDict, Field, field_validator
 from providers.base import ImageInput
 from providers.registry import ModelResolutionError, ProviderRegistry, Route
 from tools.base import Tool, ToolError, ToolOutput
-from tools.pipeline.consult import Answer, consult, exchange_turns, with_notes
-from tools.pipeline.inputs import load_files, load_images
-from tools.pipeline.fit import dropped_note
-from tools.pipeline.context import RequestContext, no_progress
 from tools.fields import ModelFields, StrictModel, StrList
-from utils.conversations.turns import FileRef, Turn, has_room, image_refs
+from tools.pipeline.consult import Answer, consult, exchange_turns, with_notes
+from tools.pipeline.context import RequestContext, no_progress
 from tools.pipeline.envelope import ErrorKind
-from utils.gate.files import FileContent
+from tools.pipeline.fit import dropped_note
+from tools.pipeline.inputs import load_files, load_images
 from tools.pipeline.progress import heartbeat
 from utils.config.settings import Settings
+from utils.conversations.turns import FileRef, Turn, has_room, image_refs
+from utils.gate.files import FileContent
 
 Stance = Literal["for", "against", "neutral"]
 CONSENSUS_COMPLETE = "consensus_complete"

@@ -17,12 +17,12 @@ from providers.failover import Hop
 from providers.registry import Route
 from tools.base import PROMPTS_DIR, ToolError
 from tools.pipeline.context import RequestContext
-from tools.pipeline.inputs import reread_history
 from tools.pipeline.fit import refusal
-from utils.prompting.budget import Allocation
+from tools.pipeline.inputs import reread_history
+from tools.pipeline.progress import heartbeat
 from utils.conversations.turns import FileRef, Turn, Usage, image_refs
 from utils.gate.files import FileContent
-from tools.pipeline.progress import heartbeat
+from utils.prompting.budget import Allocation
 from utils.prompting.builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
 
 @dataclass(frozen=True)

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from providers.registry import Category, ProviderRegistry, Route
-from utils.prompting.budget import Allocation
-from utils.conversations.turns import Thread
 from tools.pipeline.progress import ProgressFn
 from utils.access.principals import LOCAL, Principal
-from utils.gate.file_cache import FileCache
-from utils.prompting.render_cache import RenderCache
-from utils.gate.security import PathPolicy
 from utils.config.settings import Settings
 from utils.conversations.storage.base import ThreadStore
+from utils.conversations.turns import Thread
+from utils.gate.file_cache import FileCache
+from utils.gate.security import PathPolicy
+from utils.prompting.budget import Allocation
+from utils.prompting.render_cache import RenderCache
 
 if TYPE_CHECKING:
     from tools.base import Tool

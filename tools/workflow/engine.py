@@ -15,17 +15,17 @@ from typing import Any, ClassVar
 
 from tools.base import Tool, ToolError, ToolOutput
 from tools.pipeline.consult import consult, exchange_turns
-from tools.pipeline.inputs import files_budget, load_files
-from tools.pipeline.fit import dropped_note
 from tools.pipeline.context import RequestContext
+from tools.pipeline.fit import dropped_note
+from tools.pipeline.inputs import files_budget, load_files
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
 from tools.workflow.run import Run, StepRecord
 from tools.workflow.spec import ExpertInput, WorkflowSpec
 from tools.workflow.state import add_step, aggregate, new_run, progress, render_step, step_record, tool_params
 from utils.conversations.turns import FileRef, Turn
-from utils.gate.files import FileContent
 from utils.gate.errors import GateError
+from utils.gate.files import FileContent
 
 # Beyond this the answer goes in `content` (which the envelope spills to a file) rather than a side field.
 _LONG_ANSWER_CHARS = 20_000

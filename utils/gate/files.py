@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from utils.conversations.turns import FileRef
-from utils.vocabulary import PROJECT_DIR_NAME
-from utils.gate.file_cache import FileCache, stat_key
 from utils.gate.errors import FilesOverBudgetError, FileTooLargeError, GateError, TooManyFilesError
+from utils.gate.file_cache import FileCache, stat_key
 from utils.gate.opener import open_checked, too_large
-from utils.privacy.redaction import count_redactions, redact_secrets
 from utils.gate.security import PathPolicy, is_secret_path
+from utils.privacy.redaction import count_redactions, redact_secrets
+from utils.vocabulary import PROJECT_DIR_NAME
 
 __all__ = [
     "BINARY_SUFFIXES", "SKIPPED_DIRS", "Candidate", "FileContent", "FileTooLargeError", "LoadedFiles",

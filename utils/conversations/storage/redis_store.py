@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from pydantic_core import to_json
 
-from utils.conversations.turns import LOCAL_OWNER, Thread, Turn, has_room, utcnow
 from utils.conversations.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
 from utils.conversations.storage.records import bounded, cutoff_for, epoch, parse_utc, utc_text
 from utils.conversations.storage.summary import Totals, totals_of
+from utils.conversations.turns import LOCAL_OWNER, Thread, Turn, has_room, utcnow
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from pydantic_core import to_json
 
-from utils.conversations.turns import Thread, Turn, has_room, utcnow
 from utils.conversations.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
 from utils.conversations.storage.records import bounded, cutoff_for, parse_utc, utc_text
+from utils.conversations.turns import Thread, Turn, has_room, utcnow
 from utils.conversations.storage.sqlite_migrations import (
     TOTALS, TOTALS_SET, migrate, totals_from, totals_row, transaction,
 )

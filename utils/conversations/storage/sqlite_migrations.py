@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Union
 
-from utils.conversations.turns import Turn
 from utils.conversations.storage.summary import Totals, opening_totals
+from utils.conversations.turns import Turn
 
 logger = logging.getLogger(__name__)
 
