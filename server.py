@@ -21,16 +21,16 @@ from mcp.server.lowlevel.server import Server
 
 from providers.base import Provider
 from providers.registry import ProviderRegistry
-from tools.context import Services
-from tools.dispatch import Dispatcher
-from tools.listing import tool_entries
+from tools.pipeline.context import Services
+from tools.pipeline.dispatch import Dispatcher
+from tools.pipeline.listing import tool_entries
 from tools.registry import enabled_tools
 from tools.version import VERSION
+from utils.access.http_transport import caller
+from utils.config.settings import Settings
+from utils.conversations.storage.base import ThreadStore
 from utils.gate.client_roots import client_roots
 from utils.gate.client_roots import forget as forget_roots
-from utils.http_transport import caller
-from utils.settings import Settings
-from utils.storage.base import ThreadStore
 
 logger = logging.getLogger("quorum")
 
@@ -65,8 +65,8 @@ def build_services(
     store: ThreadStore | None = None,
     transport: str = "stdio",
 ) -> Services:
-    from utils.private import private_dir
-    from utils.storage.factory import open_store
+    from utils.privacy.private import private_dir
+    from utils.conversations.storage.factory import open_store
 
     # The server's data (threads, overflow files, caches, logs) is the user's alone, whichever store is used.
     try:
@@ -170,10 +170,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     gc.disable()  # also when started through the console script (see the top of this file)
     settings = Settings.from_env(dotenv=Path(__file__).resolve().parent / ".env")
-    from utils.logging_setup import configure_logging
+    from utils.config.logging_setup import configure_logging
 
     configure_logging(settings.log_level, settings.log_file)
-    from utils.tokens import use_cache_home
+    from utils.prompting.tokens import use_cache_home
 
     use_cache_home(settings.home_dir / "tiktoken")
     transport = args.transport or settings.transport
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()
     gc.enable()
     if transport == "http":
-        from utils.http_transport import serve_http
+        from utils.access.http_transport import serve_http
 
         anyio.run(serve_http, services, server)
     else:

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from providers.base import GenerateRequest, GenerateResult  # noqa: E402
 from providers.catalogue import ModelSpec  # noqa: E402
 from tests.fakes.fake_model import FakeModelProvider, spec  # noqa: E402
-from tools.workflow.consensus import ConsensusTool  # noqa: E402
-from utils.settings import Settings  # noqa: E402
-from utils.storage.memory import MemoryThreadStore  # noqa: E402
+from tools.consensus import ConsensusTool  # noqa: E402
+from utils.config.settings import Settings  # noqa: E402
+from utils.conversations.storage.memory import MemoryThreadStore  # noqa: E402
 
 MODEL_NAMES = ("gpt-fake", "o-fake", "gemini-fake-pro", "gemini-fake-flash")
 STANCES = ("for", "against", "neutral")

@@ -120,7 +120,7 @@ def _result(engine: str, corpus: Corpus, seconds: float, caught: int, note: str 
 
 
 def measure_quorum(corpus: Corpus, runs: int = 3) -> EngineResult:
-    from utils.redaction import redact_secrets
+    from utils.privacy.redaction import redact_secrets
 
     best = float("inf")
     outputs: dict[str, str] = {}

@@ -54,7 +54,7 @@ def _wire_json(result: Any) -> str:
 
 
 async def tool_list_weight(bench: Bench) -> RowResult:
-    from utils.tokens import count_tokens, tokenizer_available
+    from utils.prompting.tokens import count_tokens, tokenizer_available
 
     quorum_client, bare_client = await bench.session("quorum"), await bench.session("bare")
     quorum, bare = await quorum_client.list_tools(), await bare_client.list_tools()

@@ -18,8 +18,8 @@ from typing import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from utils.conversation import FileRef, Thread, Turn  # noqa: E402
-from utils.storage.sqlite import SqliteThreadStore  # noqa: E402
+from utils.conversations.storage.sqlite import SqliteThreadStore  # noqa: E402
+from utils.conversations.turns import FileRef, Thread, Turn  # noqa: E402
 
 TURN_SIZES = (1, 10, 100)
 CONTENT = "Here is a considered answer with some code.\n" * 40  # about 1.8 KB, a typical reply

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from providers.catalogue_format import split_custom, translate
-from utils.problems import ConfigProblem
+from utils.config.problems import ConfigProblem
+from utils.prompting.budget import Allocation, allocate
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,10 @@ class ModelSpec(BaseModel):
 
     def names(self) -> tuple[str, ...]:
         return (self.model_name, *self.aliases)
+
+    def allocation(self) -> Allocation:
+        """This model's token plan: the one split of its window every caller uses (prompt, files, diff)."""
+        return allocate(self.context_window, self.max_output_tokens)
 
     def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """USD for one call; cached tokens are part of the input, billed at the cached price when there is one."""

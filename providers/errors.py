@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from utils.redaction import redact_text
+from utils.privacy.redaction import redact_text
 
 
 class ProviderError(Exception):

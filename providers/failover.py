@@ -164,7 +164,7 @@ class Hop:
 
 
 class Unsuitable(Exception):
-    """Raised by a call for an alternate that cannot take this request (the prompt does not fit it)."""
+    """Raised when preparing a model that cannot take this request (the prompt does not fit it)."""
 
 
 class FailoverExhausted(Exception):

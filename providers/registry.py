@@ -13,8 +13,8 @@ from providers.errors import ContextTooLongError, ProviderError
 from providers.failover import FailoverPlan, FailoverSyntaxError, parse_failover
 from providers.local_models import LocalConfig, LocalModels, window_in_error
 from providers.vendors import TIER_ORDER, VENDORS, Vendor
-from utils.problems import ConfigProblem
-from utils.settings import Settings
+from utils.config.problems import ConfigProblem
+from utils.config.settings import Settings
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.client import Reply, ToolClient
 from tests.fakes.fake_model import FakeModelProvider, spec
-from utils.settings import Settings
-from utils.storage.memory import MemoryThreadStore
+from utils.config.settings import Settings
+from utils.conversations.storage.memory import MemoryThreadStore
 
 # The fake provider server fixtures (`fake_server`, `fake_provider_session`), registered once for every test module.
 pytest_plugins = ["tests.fakes.fixtures"]

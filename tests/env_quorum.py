@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from tests.client import ToolClient
-from utils.settings import Settings
+from utils.config.settings import Settings
 
 
 def environment(home: Path, **env: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from utils.budget import LARGE_WINDOW, Allocation, allocate, response_cap
+from utils.prompting.budget import LARGE_WINDOW, Allocation, allocate, response_cap
 
 # (window, max_output) -> (response, input, files, history, reserve)
 TABLE = [

@@ -12,14 +12,14 @@ import pytest
 
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer
-from utils.conversation import Turn
-from utils.file_cache import RACY_NS, FileCache, racy_margin
-from utils.files import FileContent, read_file
+from utils.conversations.turns import Turn
 from utils.gate.errors import PathRefusedError
-from utils.redaction import counting_redactions
-from utils.security import PathPolicy
+from utils.gate.file_cache import RACY_NS, FileCache, racy_margin
+from utils.gate.files import FileContent, read_file
+from utils.gate.security import PathPolicy
 from utils.lru import ENTRY_OVERHEAD, SizedLru
-from utils.render_cache import RenderCache
+from utils.privacy.redaction import counting_redactions
+from utils.prompting.render_cache import RenderCache
 
 LATER = RACY_NS * 10
 

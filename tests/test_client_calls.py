@@ -20,7 +20,7 @@ from tests.client_calls import CODEX_STRIPPED_KEYWORDS, GEMINI_CLI, RECORDED
 from tests.env_quorum import environment
 from tests.fakes import ReplySpec
 from tests.fakes.spawn import clean_environ, quorum_command
-from tools.arguments import CLIENT_CONTROL_FIELDS
+from tools.pipeline.arguments import CLIENT_CONTROL_FIELDS
 
 
 def _replayable(call: dict[str, Any]) -> dict[str, Any]:

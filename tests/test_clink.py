@@ -145,7 +145,7 @@ async def test_timeout_kills_the_cli_and_records_nothing(harness_factory, tmp_pa
 
 
 async def test_schema_is_small_and_listed(harness):
-    from tools.listing import tools_list_weight
+    from tools.pipeline.listing import tools_list_weight
 
     async with harness.connect() as client:
         listed = await client.list_tools()

@@ -12,8 +12,8 @@ from providers.base import GenerateRequest
 from providers.catalogue import ModelSpec
 from providers.errors import AuthError, ContentBlockedError
 from tests.conftest import Harness
-from tools.listing import tools_list_weight
-from tools.workflow.consensus import CONSENSUS_COMPLETE, ConsensusTool
+from tools.consensus import CONSENSUS_COMPLETE, ConsensusTool
+from tools.pipeline.listing import tools_list_weight
 
 THREE = [
     {"model": "alpha", "stance": "for"},

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from providers.base import GenerateRequest, Message
+from providers.calling import CallFailed, Unsuitable, call_model
 from providers.catalogue import ModelSpec
 from providers.errors import (
     AuthError, BadRequestError, ContentBlockedError, ContextTooLongError, EmptyResponseError, ProviderError,
@@ -20,7 +22,7 @@ from providers.failover import (
 from providers.registry import ProviderRegistry
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer, ReplySpec
-from utils.settings import Settings
+from utils.config.settings import Settings
 
 KEY = "failover-test-key-0123456789"
 QUICK = {"QUORUM_MAX_RETRIES": "1", "QUORUM_RETRY_BASE_DELAY_S": "0"}
@@ -243,3 +245,54 @@ async def test_a_request_with_images_fails_over_only_to_models_that_see_images(
         answer = await q.ok("chat", prompt="what is this?", model="flash", images=[data_url])
     assert answer.metadata["model_used"] == "gpt-5"
     assert [r.kind for r in fake_server.generation_requests()] == ["gemini.generate"] * 2 + ["openai.chat"]
+
+
+# ---- the one call providers offer (call_model with a prepare callback) --------------------------
+
+def request_for(route: Any, text: str) -> GenerateRequest:
+    return GenerateRequest(model=route.spec.model_name, system_prompt="", messages=(Message("user", text),))
+
+
+async def failing_first(harness_factory: Any, chain: str, provider: str, model: str) -> Any:
+    """A harness whose `model` fails twice (every try, at QUICK's one retry) before anything else answers."""
+    h = await harness_factory({"QUORUM_FAILOVER": chain, **QUICK})
+    h.fakes[provider].queue(*(RetryableError("HTTP 503", provider=provider, model=model) for _ in range(2)))
+    return h
+
+
+async def test_call_model_prepares_each_model_it_tries_and_returns_what_was_prepared_for_the_one_that_answered(
+    harness_factory: Any,
+) -> None:
+    h = await failing_first(harness_factory, "alpha>beta", "custom", "alpha")
+    prepared: list[str] = []
+
+    def prepare(route: Any) -> tuple[str, GenerateRequest]:
+        prepared.append(route.spec.model_name)
+        text = f"sized for {route.spec.context_window}"
+        return text, request_for(route, text)
+
+    registry = h.services.registry
+    answered = await call_model(registry.resolve("alpha"), prepare, registry=registry, settings=h.services.settings,
+                                fail_over_within="balanced")
+    assert prepared == ["alpha", "beta"]
+    assert (answered.route.spec.model_name, answered.prepared, answered.attempts) == ("beta", "sized for 200000", 3)
+    assert [(hop.model, hop.kind) for hop in answered.hops] == [("alpha", "transient")]
+    assert h.fakes["openai"].calls[-1].messages[0].content == "sized for 200000"
+
+
+async def test_call_model_records_a_model_the_request_does_not_fit_and_reports_every_model_tried(
+    harness_factory: Any,
+) -> None:
+    h = await failing_first(harness_factory, "beta>alpha", "openai", "beta")
+
+    def prepare(route: Any) -> tuple[None, GenerateRequest]:
+        if route.spec.model_name == "alpha":
+            raise Unsuitable("the prompt does not fit alpha's window")
+        return None, request_for(route, "hi")
+
+    registry = h.services.registry
+    with pytest.raises(CallFailed) as failed:
+        await call_model(registry.resolve("beta"), prepare, registry=registry, settings=h.services.settings,
+                         fail_over_within="balanced")
+    assert [(hop.model, hop.kind) for hop in failed.value.hops] == [("beta", "transient"), ("alpha", "unsuitable")]
+    assert failed.value.attempts == 2 and h.fakes["custom"].calls == []

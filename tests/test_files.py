@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.files import (
+from utils.gate.files import (
     FileContent,
     FileTooLargeError,
     LoadedFiles,
@@ -19,7 +19,7 @@ from utils.files import (
     render_file_block,
     sha256_file,
 )
-from utils.security import FileMissingError, PathPolicy, PathRefusedError
+from utils.gate.security import FileMissingError, PathPolicy, PathRefusedError
 
 
 def write(root: Path, relative: str, data: str | bytes = "text\n") -> Path:

@@ -36,8 +36,8 @@ from tests.fuzz_support import GIT_REFS, Domain, arguments, broken_arguments
 from tests.hostile_repo import arm
 from tests.wire_support import GEMINI, OPENAI, warm_sdks, wire_env
 from tests.workflow_support import make_repo
+from tools.pipeline.envelope import ErrorKind
 from tools.registry import all_tools
-from utils.envelope import ErrorKind
 
 T = TypeVar("T")
 

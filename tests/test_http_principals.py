@@ -20,8 +20,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from server import create_server
 from tests.redis_support import redis_url  # noqa: F401 (a fixture)
-from utils.http_transport import build_http_app
-from utils.principals import TokenFileError, TokenVerifier, parse_tokens, token_digest
+from utils.access.http_transport import build_http_app
+from utils.access.principals import TokenFileError, TokenVerifier, parse_tokens, token_digest
 
 TOKENS = {"alice": "alice-token-" + "a" * 40, "bob": "bob-token-" + "b" * 40}
 
@@ -78,7 +78,7 @@ async def connect(stack: AsyncExitStack, url: str, who: str) -> Caller:
 async def test_two_principals_on_two_replicas_sharing_redis_see_only_their_own_threads(
     harness_factory, redis_url: str, tmp_path: Path  # noqa: F811 (the fixture)
 ) -> None:
-    from utils.storage.redis_store import RedisThreadStore
+    from utils.conversations.storage.redis_store import RedisThreadStore
 
     prefix = f"t{uuid.uuid4().hex}:"
     stores = [RedisThreadStore(redis_url, timedelta(hours=1), prefix=prefix) for _ in range(2)]
@@ -199,7 +199,7 @@ async def test_an_mcp_session_opened_by_one_principal_is_unknown_to_another(harn
 
 
 async def test_the_server_refuses_to_start_with_an_unreadable_or_malformed_tokens_file(harness_factory, tmp_path: Path) -> None:
-    from utils.http_transport import serve_http
+    from utils.access.http_transport import serve_http
 
     malformed = tmp_path / "tokens"
     malformed.write_text("alice:not-a-hash\n")

@@ -13,8 +13,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from server import create_server
-from utils.http_transport import build_http_app
-from utils.principals import TokenVerifier
+from utils.access.http_transport import build_http_app
+from utils.access.principals import TokenVerifier
 
 
 def free_port() -> int:

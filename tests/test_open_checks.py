@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from utils.files import load_text_files
 from utils.gate.errors import FileTooLargeError, PathRefusedError
+from utils.gate.files import load_text_files
 from utils.gate.opener import read_checked
-from utils.security import PathPolicy
+from utils.gate.security import PathPolicy
 
 
 @pytest.fixture

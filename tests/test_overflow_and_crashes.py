@@ -14,10 +14,10 @@ import pytest
 
 from tests.fakes.fake_model import FakeModelProvider
 from tests.workflow_support import isolate_git, step
-from utils.conversation import Thread
-from utils.envelope import Envelope, serialise
-from utils.storage.base import StoreError
-from utils.storage.memory import MemoryThreadStore
+from tools.pipeline.envelope import Envelope, serialise
+from utils.conversations.storage.base import StoreError
+from utils.conversations.storage.memory import MemoryThreadStore
+from utils.conversations.turns import Thread
 
 TTL = timedelta(hours=1)
 
@@ -142,7 +142,7 @@ async def test_an_unreachable_redis_is_a_storage_error_that_names_it(harness_fac
     import importlib.util
 
     require(importlib.util.find_spec("redis") is not None, "the redis Python client is not installed")
-    from utils.storage.redis_store import RedisThreadStore
+    from utils.conversations.storage.redis_store import RedisThreadStore
 
     store = RedisThreadStore("redis://:hunter2@127.0.0.1:1/0", TTL)
     harness = await harness_factory(store=store)

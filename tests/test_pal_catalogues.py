@@ -177,7 +177,7 @@ async def test_a_malformed_env_value_falls_back_to_its_default_and_is_reported(
 
 
 def test_a_malformed_value_in_the_env_file_is_traced_to_it(tmp_path: Path) -> None:
-    from utils.settings import Settings
+    from utils.config.settings import Settings
 
     dotenv = tmp_path / ".env"
     dotenv.write_text("MAX_CONVERSATION_TURNS=many\nQUORUM_HTTP_PORT=eighty\n")

@@ -10,7 +10,7 @@ import pytest
 
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer
-from utils.settings import Settings
+from utils.config.settings import Settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 KEY = "migration-test-key-0123456789"

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.workflow_support import all_calls
-from utils.storage.sqlite import SqliteThreadStore
+from utils.conversations.storage.sqlite import SqliteThreadStore
 
 
 @pytest.fixture

@@ -98,3 +98,24 @@ async def test_the_path_must_be_inside_the_allowed_roots(h):
     body = await h.fail("precommit", step="check", step_number=1, total_steps=1, next_step_required=True,
                         findings="f", path="/etc")
     assert body["metadata"]["error_kind"] == "path_refused"
+
+
+async def test_a_failover_model_gets_the_diff_sized_for_its_own_window(harness_factory, monkeypatch):
+    isolate_git(monkeypatch)
+    from providers.errors import ContextTooLongError
+
+    h = await harness_factory({"QUORUM_FAILOVER": "alpha>beta", "QUORUM_MAX_RETRIES": "0"})
+    repo = make_repo(h.workdir / "repo")
+    # ~150K characters of diff: more than alpha's (64K window) file room, within beta's (200K).
+    (repo / "big.py").write_text("".join(f"line_{i:06d} = {i}\n" for i in range(9_000)) + "tail_of_the_change = 1\n")
+    git(repo, "add", "big.py")
+    first = await step(h, "precommit", 1, 2, path=str(repo))
+    cid = first["continuation_offer"]["continuation_id"]
+    h.fakes["custom"].queue(ContextTooLongError("too long", provider="custom", model="alpha"))
+    h.fakes["openai"].queue('{"verdict": "ready", "issues": []}')
+    final = await step(h, "precommit", 2, 2, final=True, cid=cid, path=str(repo), confidence="high", model="alpha")
+    assert final["metadata"]["model_used"] == "beta"
+    asked_alpha = h.fakes["custom"].calls[-1].messages[-1].content
+    asked_beta = h.fakes["openai"].calls[-1].messages[-1].content
+    assert "+tail_of_the_change = 1" not in asked_alpha
+    assert "+tail_of_the_change = 1" in asked_beta

@@ -6,10 +6,10 @@ import hashlib
 
 import pytest
 
-from utils.budget import Allocation
-from utils.conversation import FileRef, Turn
-from utils.files import FileContent
-from utils.prompt_builder import FilesDoNotFitError, PromptTooLargeError, build_prompt, file_references
+from utils.conversations.turns import FileRef, Turn
+from utils.gate.files import FileContent
+from utils.prompting.budget import Allocation
+from utils.prompting.builder import FilesDoNotFitError, PromptTooLargeError, build_prompt, file_references
 
 
 def fc(path: str, text: str) -> FileContent:

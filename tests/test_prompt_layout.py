@@ -15,7 +15,7 @@ import pytest
 from tests.env_quorum import environment, quorum
 from tests.fakes import FakeProviderServer
 from tools.base import Tool
-from tools.consult import preamble
+from tools.pipeline.consult import preamble
 
 KEY = "layout-test-key-0123456789"
 

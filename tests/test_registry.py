@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from providers.registry import ModelResolutionError, ProviderRegistry
-from utils.settings import Settings, is_placeholder
+from utils.config.settings import Settings, is_placeholder
 
 
 def registry(**env: str) -> ProviderRegistry:
@@ -98,7 +98,7 @@ def test_a_catalogue_can_be_replaced_by_its_env_path(tmp_path):
 
 def test_building_the_registry_does_not_import_the_provider_sdks():
     code = (
-        "import sys; from utils.settings import Settings; from providers.registry import ProviderRegistry;"
+        "import sys; from utils.config.settings import Settings; from providers.registry import ProviderRegistry;"
         "ProviderRegistry(Settings.from_env({'GEMINI_API_KEY': 'AIzaSyTestKey0123456789', 'OPENAI_API_KEY': 'sk-test-abcdef1234'}));"
         "import server;"
         "print('openai' in sys.modules, 'google.genai' in sys.modules)"

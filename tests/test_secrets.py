@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from utils.redaction import counting_redactions, redact_secrets, redact_tree
-from utils.security import is_secret_path
+from utils.gate.security import is_secret_path
+from utils.privacy.redaction import counting_redactions, redact_secrets, redact_tree
 
 # Fake credentials are assembled at run time so that this file holds no secret-shaped literal.
 OPENAI = "sk-" + "proj-" + "Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"
@@ -166,8 +166,8 @@ def test_ordinary_source_files_are_not_secret(name: str) -> None:
 
 
 def test_directory_expansion_skips_every_secret_bearing_name(tmp_path) -> None:
-    from utils.files import expand_paths
-    from utils.security import PathPolicy
+    from utils.gate.files import expand_paths
+    from utils.gate.security import PathPolicy
 
     project = tmp_path / "project"
     project.mkdir()
@@ -180,8 +180,8 @@ def test_directory_expansion_skips_every_secret_bearing_name(tmp_path) -> None:
 
 
 def test_a_source_package_named_credentials_is_still_read(tmp_path) -> None:
-    from utils.files import expand_paths
-    from utils.security import PathPolicy
+    from utils.gate.files import expand_paths
+    from utils.gate.security import PathPolicy
 
     package = tmp_path / "app" / "credentials"
     package.mkdir(parents=True)

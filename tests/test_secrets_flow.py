@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeProviderServer
 from tests.env_quorum import quorum as quorum_session
+from tests.fakes import FakeProviderServer
 from tests.wire_support import OPENAI, warm_sdks, wire_env
 from tests.workflow_support import GIT_ENV, git, make_repo
-from utils.conversation import Thread, Turn
+from utils.conversations.turns import Thread, Turn
 
 # Assembled at run time so that this file holds no secret-shaped literal.
 OPENAI_KEY = "sk-" + "proj-" + "Zq8Xw7Vu6Ts5Rq4Po3Nm2Lk1Jh0Gf9Ed"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.requirements import require
-from utils.redaction import redact_secrets
-from utils.security import FileMissingError, PathPolicy, PathRefusedError
+from utils.gate.security import FileMissingError, PathPolicy, PathRefusedError
+from utils.privacy.redaction import redact_secrets
 
 
 @pytest.fixture

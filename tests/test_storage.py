@@ -19,12 +19,13 @@ import pytest
 from tests.redis_support import redis_url  # noqa: F401 (a fixture)
 from tests.requirements import require
 
-from utils.conversation import FileRef, Thread, Turn, utcnow
-from utils.settings import Settings
-from utils.storage.base import ThreadFullError, ThreadNotFoundError, ThreadStore, summarise
-from utils.storage.factory import open_store
-from utils.storage.memory import MemoryThreadStore
-from utils.storage.sqlite import SCHEMA_VERSION, SqliteThreadStore, migrate, schema_version, utc_text
+from utils.config.settings import Settings
+from utils.conversations.storage.base import ThreadFullError, ThreadNotFoundError, ThreadStore, summarise
+from utils.conversations.storage.factory import open_store
+from utils.conversations.storage.memory import MemoryThreadStore
+from utils.conversations.storage.sqlite import SqliteThreadStore, utc_text
+from utils.conversations.storage.sqlite_migrations import SCHEMA_VERSION, migrate, schema_version
+from utils.conversations.turns import FileRef, Thread, Turn, utcnow
 
 TTL = timedelta(hours=1)
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     elif request.param == "sqlite":
         opened = SqliteThreadStore(tmp_path / "data" / "threads.sqlite3", TTL)
     else:
-        from utils.storage.redis_store import RedisThreadStore
+        from utils.conversations.storage.redis_store import RedisThreadStore
 
         opened = RedisThreadStore(request.getfixturevalue("redis_url"), TTL, prefix=f"t{uuid.uuid4().hex}:")
     yield opened
@@ -279,9 +280,9 @@ _WORKER = """
 import asyncio, sys
 from datetime import timedelta
 from pathlib import Path
-from utils.conversation import Thread, Turn
-from utils.storage.base import ThreadFullError
-from utils.storage.sqlite import SqliteThreadStore
+from utils.conversations.storage.base import ThreadFullError
+from utils.conversations.storage.sqlite import SqliteThreadStore
+from utils.conversations.turns import Thread, Turn
 
 async def main(path, thread_id, worker, count, max_turns):
     print("ready", flush=True)
@@ -433,7 +434,7 @@ async def test_open_store_builds_the_backend_the_settings_name(tmp_path: Path) -
 
 async def test_open_store_builds_a_redis_store_without_a_running_server() -> None:
     require(importlib.util.find_spec("redis") is not None, "the redis package is not installed")
-    from utils.storage.redis_store import RedisThreadStore
+    from utils.conversations.storage.redis_store import RedisThreadStore
 
     settings = {"CONVERSATION_TIMEOUT_HOURS": 2, "QUORUM_STORAGE": "redis", "QUORUM_REDIS_URL": "redis://127.0.0.1:9/0"}
     redis_store = open_store(Settings.model_validate(settings))
@@ -442,7 +443,7 @@ async def test_open_store_builds_a_redis_store_without_a_running_server() -> Non
 
 
 async def test_redis_keys_carry_the_sliding_ttl(redis_url: str) -> None:
-    from utils.storage.redis_store import RedisThreadStore
+    from utils.conversations.storage.redis_store import RedisThreadStore
 
     store = RedisThreadStore(redis_url, TTL, prefix=f"t{uuid.uuid4().hex}:")
     nearly = utcnow() - TTL + timedelta(minutes=1)
@@ -456,7 +457,7 @@ async def test_redis_keys_carry_the_sliding_ttl(redis_url: str) -> None:
 
 
 async def test_redis_threads_stored_before_owners_existed_belong_to_the_local_user(redis_url: str) -> None:
-    from utils.storage.redis_store import RedisThreadStore
+    from utils.conversations.storage.redis_store import RedisThreadStore
 
     prefix = f"t{uuid.uuid4().hex}:"
     writer = RedisThreadStore(redis_url, TTL, prefix=prefix)

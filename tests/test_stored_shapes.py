@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from tests.redis_support import redis_url  # noqa: F401 (a fixture)
-from utils.conversation import utcnow
-from utils.storage.records import utc_text
-from utils.storage.sqlite import SqliteThreadStore, migrate
+from utils.conversations.storage.records import utc_text
+from utils.conversations.storage.sqlite import SqliteThreadStore
+from utils.conversations.storage.sqlite_migrations import migrate
+from utils.conversations.turns import utcnow
 
 TTL = timedelta(hours=3)
 THREAD = "0ld5hape-0000-4000-8000-000000000001"
@@ -115,7 +116,7 @@ async def test_a_sqlite_thread_in_the_old_turn_shape_loads_lists_and_continues(
 async def test_a_redis_thread_in_the_old_turn_shape_loads_lists_and_continues(
     harness_factory: Any, redis_url: str  # noqa: F811 (the fixture)
 ) -> None:
-    from utils.storage.redis_store import RedisThreadStore
+    from utils.conversations.storage.redis_store import RedisThreadStore
 
     prefix = f"old{uuid.uuid4().hex}:"
     await _old_redis(redis_url, prefix)

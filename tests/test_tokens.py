@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from utils.tokens import count_tokens, estimate_tokens
+from utils.prompting.tokens import count_tokens, estimate_tokens
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = "Quorum keeps one conversation going across models: <|endoftext|> is just text here."
@@ -55,7 +55,7 @@ def test_counts_match_tiktoken_with_an_empty_cache_and_no_network(tmp_path: Path
     cache = tmp_path / "cache"
     out = run_offline(f"""
         import json
-        from utils.tokens import count_tokens, tokenizer_available
+        from utils.prompting.tokens import count_tokens, tokenizer_available
         sample = {SAMPLE!r}
         print(json.dumps({{name: [tokenizer_available(name), count_tokens(sample, name)]
                           for name in ("o200k_base", "cl100k_base")}}))
@@ -73,7 +73,7 @@ def test_without_a_configured_cache_the_files_go_under_quorum_home_and_tiktoken_
 ) -> None:
     out = run_offline("""
         import json, os
-        from utils.tokens import count_tokens
+        from utils.prompting.tokens import count_tokens
         print(json.dumps([count_tokens("hello world"), os.environ.get("TIKTOKEN_CACHE_DIR")]))
     """, tmp_path)
     expected_dir = tmp_path / "home" / ".quorum" / "tiktoken"
@@ -85,7 +85,7 @@ def test_a_user_chosen_cache_dir_is_kept(tmp_path: Path) -> None:
     cache = tmp_path / "mine"
     out = run_offline("""
         import json, os
-        from utils.tokens import count_tokens
+        from utils.prompting.tokens import count_tokens
         print(json.dumps([count_tokens("hello world", "cl100k_base"), os.environ["TIKTOKEN_CACHE_DIR"]]))
     """, tmp_path, TIKTOKEN_CACHE_DIR=str(cache))
     assert out == [2, str(cache)]
@@ -98,7 +98,7 @@ def test_falls_back_to_the_estimate_when_no_encoding_file_can_be_found(tmp_path:
     (fake / "__init__.py").write_text("")
     out = run_offline(f"""
         import json
-        from utils.tokens import count_tokens, estimate_tokens, tokenizer_available
+        from utils.prompting.tokens import count_tokens, estimate_tokens, tokenizer_available
         sample = {SAMPLE!r}
         print(json.dumps([tokenizer_available("o200k_base"), count_tokens(sample), estimate_tokens(sample)]))
     """, tmp_path, TIKTOKEN_CACHE_DIR=str(tmp_path / "cache"),
@@ -111,7 +111,7 @@ def test_falls_back_to_the_estimate_when_no_encoding_file_can_be_found(tmp_path:
 def test_concurrent_first_calls_load_the_encoding_once(tmp_path: Path) -> None:
     out = run_offline("""
         import json, threading, tiktoken
-        from utils import tokens
+        from utils.prompting import tokens
         loads = []
         real = tiktoken.get_encoding
         tiktoken.get_encoding = lambda name: loads.append(name) or real(name)
@@ -131,7 +131,7 @@ def test_concurrent_first_calls_load_the_encoding_once(tmp_path: Path) -> None:
 def test_importing_the_module_does_not_load_tiktoken(tmp_path: Path) -> None:
     out = run_offline("""
         import json, sys
-        import utils.tokens
+        import utils.prompting.tokens
         print(json.dumps("tiktoken" in sys.modules))
     """, tmp_path)
     assert out is False

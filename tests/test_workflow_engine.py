@@ -10,7 +10,7 @@ import pytest
 from providers.errors import AuthError
 from tests.workflow_support import all_calls, step
 from tools.workflow.expert import parse_answer
-from utils.storage.sqlite import SqliteThreadStore
+from utils.conversations.storage.sqlite import SqliteThreadStore
 
 
 @pytest.fixture

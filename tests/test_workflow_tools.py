@@ -16,7 +16,7 @@ from tests.workflow_support import (
     step,
     tool_fields,
 )
-from tools.listing import tools_list_weight
+from tools.pipeline.listing import tools_list_weight
 from tools.workflow import workflow_tools
 
 

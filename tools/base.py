@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from providers.registry import Category
-from tools.context import RequestContext
 from tools.fields import StrictModel
-from utils.conversation import Turn
-from utils.envelope import SUCCESS, ContentType, ErrorKind
+from tools.pipeline.context import RequestContext
+from tools.pipeline.envelope import SUCCESS, ContentType, ErrorKind
+from utils.conversations.turns import Turn
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "systemprompts"
 

@@ -7,9 +7,9 @@ import json
 from pydantic import Field
 
 from tools.base import Tool, ToolOutput
-from tools.context import RequestContext
 from tools.fields import StrictModel
-from utils.envelope import CHALLENGE_CREATED
+from tools.pipeline.context import RequestContext
+from tools.pipeline.envelope import CHALLENGE_CREATED
 
 
 class ChallengeRequest(StrictModel):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import consult, exchange_turns, load_files, load_images, with_notes
-from tools.fit import dropped_note
-from tools.context import RequestContext
 from tools.fields import FileFields, ModelFields
-from utils.envelope import CONTINUATION_AVAILABLE
+from tools.pipeline.consult import consult, exchange_turns, with_notes
+from tools.pipeline.context import RequestContext
+from tools.pipeline.envelope import CONTINUATION_AVAILABLE
+from tools.pipeline.fit import dropped_note
+from tools.pipeline.inputs import load_files, load_images
 
 
 class ChatRequest(ModelFields, FileFields):

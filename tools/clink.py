@@ -17,17 +17,18 @@ from typing import Literal
 
 from tools.base import Tool, ToolError, ToolOutput
 from tools.cli_agents import CLIS, WRITE_ROLES_VAR, CliSpec, failure_message, failure_reason, parse_output, tail
-from tools.consult import load_files, with_locale
-from tools.context import RequestContext
 from tools.fields import FileFields, ThreadFields
-from utils.conversation import Turn, image_refs
-from utils.envelope import CONTINUATION_AVAILABLE
-from utils.files import FileContent, render_file_block
+from tools.pipeline.consult import with_locale
+from tools.pipeline.context import RequestContext
+from tools.pipeline.envelope import CONTINUATION_AVAILABLE
+from tools.pipeline.inputs import load_files
+from tools.pipeline.progress import heartbeat
+from utils.conversations.turns import Turn, image_refs
 from utils.gate.errors import GateError
+from utils.gate.files import FileContent, render_file_block
 from utils.gate.images import load_image
-from utils.progress import heartbeat
-from utils.prompt_builder import render_turn
-from utils.redaction import redact_text
+from utils.privacy.redaction import redact_text
+from utils.prompting.builder import render_turn
 
 CliName = Literal["gemini", "claude", "codex"]
 Role = Literal["default", "planner", "codereviewer"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tools.base import Tool, ToolOutput
-from tools.context import RequestContext
-from tools.fields import StrictModel
 from providers.catalogue import ModelSpec
 from providers.local_models import LocalModels
+from tools.base import Tool, ToolOutput
+from tools.fields import StrictModel
+from tools.pipeline.context import RequestContext
 
 
 class ListModelsRequest(StrictModel):

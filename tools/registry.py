@@ -8,11 +8,11 @@ from tools.base import Tool
 from tools.challenge import ChallengeTool
 from tools.chat import ChatTool
 from tools.clink import ClinkTool
+from tools.consensus import ConsensusTool
 from tools.listmodels import ListModelsTool
 from tools.threads import ThreadsTool
 from tools.version import VersionTool
 from tools.workflow import workflow_tools
-from tools.workflow.consensus import ConsensusTool
 
 logger = logging.getLogger(__name__)
 

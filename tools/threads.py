@@ -7,10 +7,10 @@ from typing import Literal
 from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.context import RequestContext
 from tools.fields import NAMING_FIELDS, StrictModel
-from utils.redaction import redact_text, redact_tree
-from utils.storage.base import ThreadNotFoundError
+from tools.pipeline.context import RequestContext
+from utils.conversations.storage.base import ThreadNotFoundError
+from utils.privacy.redaction import redact_text, redact_tree
 
 
 class ThreadsRequest(StrictModel):

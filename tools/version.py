@@ -7,9 +7,9 @@ import platform
 import sys
 
 from tools.base import Tool, ToolOutput
-from tools.context import RequestContext
 from tools.fields import StrictModel
-from tools.listing import tools_list_weight
+from tools.pipeline.context import RequestContext
+from tools.pipeline.listing import tools_list_weight
 
 VERSION = "0.1.0"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tools.base import ToolError
-from tools.context import RequestContext
+from tools.pipeline.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields
 from tools.workflow.spec import Guidance, Run, WorkflowSpec

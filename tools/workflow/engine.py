@@ -14,17 +14,18 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import consult, exchange_turns, files_budget, load_files
-from tools.fit import dropped_note
-from tools.context import RequestContext
+from tools.pipeline.consult import consult, exchange_turns
+from tools.pipeline.context import RequestContext
+from tools.pipeline.fit import dropped_note
+from tools.pipeline.inputs import files_budget, load_files
 from tools.workflow.expert import expert_input_text, parse_answer
 from tools.workflow.guidance import next_steps, required_actions
 from tools.workflow.run import Run, StepRecord
 from tools.workflow.spec import ExpertInput, WorkflowSpec
 from tools.workflow.state import add_step, aggregate, new_run, progress, render_step, step_record, tool_params
-from utils.conversation import FileRef, Turn
-from utils.files import FileContent
+from utils.conversations.turns import FileRef, Turn
 from utils.gate.errors import GateError
+from utils.gate.files import FileContent
 
 # Beyond this the answer goes in `content` (which the envelope spills to a file) rather than a side field.
 _LONG_ANSWER_CHARS = 20_000
@@ -175,7 +176,7 @@ async def _finish(
     answer = await consult(
         ctx,
         system_prompt=Tool.system_prompt(spec.name),
-        new_input=expert_input_text(spec, run, extra_input),
+        new_input=lambda allocation: expert_input_text(spec, run, extra_input.within(allocation)[0]),
         files=files,
         optional_files=more,
         thinking_mode=getattr(request, "thinking_mode", None) or ctx.settings.default_thinking_mode(spec.name),
@@ -183,7 +184,8 @@ async def _finish(
     )
     user, assistant = exchange_turns(spec.name, render_step(spec.name, record, request.total_steps), answer, extra_meta=meta)
     metadata = answer.metadata()
-    metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *loaded.skipped, *skipped]
+    cuts = extra_input.within(answer.route.spec.allocation())[1]
+    metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *cuts, *loaded.skipped, *skipped]
     analysis: Any = parse_answer(answer.text)
     content = f"{spec.name} complete after {len(run.steps)} steps; the expert's review is in expert_analysis. "
     if len(answer.text) > _LONG_ANSWER_CHARS:

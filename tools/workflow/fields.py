@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from providers.base import ThinkingMode
-from tools.fields import StrList, ModelFields, StrictModel, ThreadFields
+from tools.fields import StrList, StrictModel, ThreadFields
 
 Confidence = Literal["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -21,33 +21,8 @@ class Issue(StrictModel):
     location: str | None = None
 
 
-class StepFields(ModelFields):
-    """The step protocol (explained once in the server instructions): each call reports one step."""
-
-    files_field = "relevant_files"
-
-    step: str = Field(description="This step's work; on step 1, the task.")
-    step_number: int = Field(ge=1)
-    total_steps: int = Field(ge=1)
-    next_step_required: bool = Field(description="false on the final step")
-    findings: str
-    files_checked: StrList = Field(default_factory=list)
-    relevant_files: StrList = Field(default_factory=list, description="Absolute paths; embedded for the expert")
-    relevant_context: StrList = Field(default_factory=list)
-    issues_found: list[Issue] = Field(default_factory=list)
-    confidence: Confidence = "exploring"
-    hypothesis: str | None = None
-    use_assistant_model: bool = Field(True, description="false: no expert model call")
-    images: StrList = Field(default_factory=list)
-    working_directory_absolute_path: str | None = None
-
-    def working_directory(self) -> str | None:
-        return self.working_directory_absolute_path
-
-
-# Lean request bases for the step engine's tools. StepFields above stays as it is (consensus uses it);
-# these leave out what most step-enforced tools do not need (temperature, images, thinking_mode and
-# hypothesis are opt-in mixins) and avoid defaults in the schema, because every field here is repeated in
+# Lean request bases for the step engine's tools. They leave out what most step-enforced tools do not
+# need (temperature, images, thinking_mode and hypothesis are opt-in mixins) and avoid defaults in the schema, because every field here is repeated in
 # eleven tool schemas that a client keeps in its context. None means "the default" in the engine.
 
 

@@ -11,8 +11,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from utils.redaction import redact_text
-from utils.security import is_secret_path
+from utils.gate.security import is_secret_path
+from utils.privacy.redaction import redact_text
 
 GIT_TIMEOUT_S = 30.0
 

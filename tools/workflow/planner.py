@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from tools.base import ToolError
-from tools.context import RequestContext
+from tools.pipeline.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import StepProtocol
 from tools.workflow.run import Run, StepRecord

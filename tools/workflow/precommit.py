@@ -9,13 +9,17 @@ from typing import Literal
 from pydantic import Field
 
 from tools.base import ToolError
-from tools.context import RequestContext
+from tools.pipeline.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields, SeverityFilter
 from tools.workflow.gitdiff import ChangeSet, GitError, collect_changes
 from tools.workflow.spec import ExpertInput, Guidance, Run, WorkflowSpec, internal_validation
 
 _LISTED_FILES = 30
+# The diff is read once, up to the file room of the largest windows (a 1M-token model's ~450K tokens at 3
+# characters a token), then cut to each model's own room when its prompt is built (ExpertInput.within), so
+# a failover model gets a diff sized for it rather than for the model asked first.
+_DIFF_CEILING_CHARS = 1_500_000
 
 
 class PrecommitRequest(InvestigationFields):
@@ -33,14 +37,13 @@ async def _changes(request: PrecommitRequest, ctx: RequestContext, *, with_diff:
     if not raw:
         raise ToolError("invalid_arguments", "precommit needs 'path': the absolute path of the git repository to check.")
     path = await asyncio.to_thread(ctx.policy.check_directory, raw, "path")
-    chars = ctx.allocation.files_tokens * 3 if ctx.allocation else 200_000
     try:
         return await collect_changes(
             Path(path),
             compare_to=request.compare_to,
             staged=request.include_staged is not False,
             unstaged=request.include_unstaged is not False,
-            max_chars=max(20_000, chars),
+            max_chars=_DIFF_CEILING_CHARS,
             with_diff=with_diff,
         )
     except GitError as exc:
@@ -81,7 +84,7 @@ async def prepare(request: PrecommitRequest, ctx: RequestContext, run: Run) -> E
     sections = [(title, text) for title, text in changes.diffs]
     if changes.untracked:
         sections.append(("UNTRACKED FILES (new, embedded above when they fit)", "\n".join(changes.untracked)))
-    return ExpertInput(sections=tuple(sections), files=changes.files, notes=changes.notes)
+    return ExpertInput(sections=tuple(sections), files=changes.files, notes=changes.notes, fit_to_model=True)
 
 
 GUIDANCE = Guidance(

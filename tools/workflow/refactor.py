@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from tools.context import RequestContext
+from tools.pipeline.context import RequestContext
 from tools.workflow.engine import WorkflowTool
 from tools.workflow.fields import InvestigationFields
 from tools.workflow.spec import ExpertInput, Guidance, Run, WorkflowSpec

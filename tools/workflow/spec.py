@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from providers.registry import Category
 from tools.fields import StrictModel
 from tools.workflow.run import Run, StepRecord
+from utils.prompting.budget import Allocation
 
 if TYPE_CHECKING:
-    from tools.context import RequestContext
+    from tools.pipeline.context import RequestContext
 
 Band = Literal["early", "middle", "late"]
 
@@ -26,6 +27,9 @@ DEFAULT_BANDS: Mapping[str, Band] = {
     "certain": "late",
 }
 
+# Sections fitted to a model (a diff) get its file room at ~3 characters a token, never less than this.
+SECTION_CHARS_PER_TOKEN = 3
+MIN_SECTION_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,23 @@ class ExpertInput:
     sections: tuple[tuple[str, str], ...] = ()
     files: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # Sections cut to the answering model's file room (a diff): sized when each model's prompt is built.
+    fit_to_model: bool = False
+
+    def within(self, allocation: Allocation) -> tuple[ExpertInput, tuple[str, ...]]:
+        """These sections cut to what `allocation` leaves for files, and a note for each cut."""
+        if not self.fit_to_model:
+            return self, ()
+        left = max(MIN_SECTION_CHARS, allocation.files_tokens * SECTION_CHARS_PER_TOKEN)
+        kept: list[tuple[str, str]] = []
+        notes: list[str] = []
+        for title, body in self.sections:
+            if len(body) > left:
+                notes.append(f"{title.lower()}: cut at {left:,} characters for this model; review the rest in the files")
+                body = body[:left]
+            kept.append((title, body))
+            left = max(left - len(body), 0)
+        return replace(self, sections=tuple(kept)), tuple(notes)
 
 
 # (request, ctx, run) -> ExpertInput: e.g. precommit reads the git diff here.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from utils.envelope import ErrorKind
+from utils.vocabulary import ErrorKind
 
 
 class GateError(ValueError):

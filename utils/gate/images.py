@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from utils.gate.errors import FileTooLargeError, InvalidInputError, NotAnImageError
 from utils.gate.opener import read_checked
-from utils.security import PathPolicy
+from utils.gate.security import PathPolicy
 
 MIB = 1024 * 1024
 # Without a model limit (clink hands images to a CLI) an image may still not be larger than this.

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from utils.files import read_file
 from utils.gate.errors import GateError, InvalidInputError, PromptOverLimitError
-from utils.security import PathPolicy
+from utils.gate.files import read_file
+from utils.gate.security import PathPolicy
 
 PROMPT_FILE_NAME = "prompt.txt"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from utils.security import PathPolicy
+from utils.gate.security import PathPolicy
 
 
 @dataclass(frozen=True)

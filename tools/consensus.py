@@ -15,24 +15,25 @@ from pydantic import ConfigDict, Field, field_validator
 
 from providers.base import ImageInput
 from providers.registry import ModelResolutionError, ProviderRegistry, Route
-from providers.resilient import RetryPolicy
 from tools.base import Tool, ToolError, ToolOutput
-from tools.consult import Answer, consult, exchange_turns, load_files, load_images, with_notes
-from tools.fit import dropped_note
-from tools.context import RequestContext, no_progress
-from tools.fields import StrictModel
-from tools.workflow.fields import StepFields
-from utils.conversation import FileRef, Turn, has_room, image_refs
-from utils.envelope import ErrorKind
-from utils.files import FileContent
-from utils.progress import heartbeat
-from utils.settings import Settings
+from tools.fields import ModelFields, StrictModel, StrList
+from tools.pipeline.consult import Answer, consult, exchange_turns, with_notes
+from tools.pipeline.context import RequestContext, no_progress
+from tools.pipeline.envelope import ErrorKind
+from tools.pipeline.fit import dropped_note
+from tools.pipeline.inputs import load_files, load_images
+from tools.pipeline.progress import heartbeat
+from utils.config.settings import Settings
+from utils.conversations.turns import FileRef, Turn, has_room, image_refs
+from utils.gate.files import FileContent
 
 Stance = Literal["for", "against", "neutral"]
 CONSENSUS_COMPLETE = "consensus_complete"
 MAX_MODELS = 10
 _STANCE_HEADING = re.compile(r"^## Stance: (\w+)[ \t]*$", re.MULTILINE)
-# Step-protocol fields that mean nothing for a one-call consultation: still accepted, not advertised.
+# Fields of the step protocol that PAL's consensus took and clients still send. Consensus is one call, not a
+# run of steps, so it reads none of them; they are accepted (a client that sends them is not refused) and
+# kept out of the advertised schema, where every token is paid in every session.
 _UNADVERTISED = (
     "model", "step_number", "total_steps", "next_step_required", "files_checked", "relevant_context",
     "issues_found", "confidence", "hypothesis", "use_assistant_model",
@@ -52,16 +53,32 @@ class ModelStance(StrictModel):
     stance_prompt: str | None = Field(None, description="Replaces the stance's default instructions")
 
 
-class ConsensusRequest(StepFields):
+class ConsensusRequest(ModelFields):
+    """What consensus reads, plus the step-protocol fields it accepts and ignores (see _UNADVERTISED)."""
+
     model_config = ConfigDict(json_schema_extra=_advertise_consensus_fields)
+    files_field = "relevant_files"
 
     step: str = Field(description="The proposal or question to weigh, with the context the models need.")
+    findings: str = Field("", description="Your own analysis so far, shown to every model")
+    relevant_files: StrList = Field(default_factory=list, description="Absolute paths; embedded for the expert")
+    images: StrList = Field(default_factory=list)
+    working_directory_absolute_path: str | None = None
+    models: list[ModelStance] = Field(description=f"2-{MAX_MODELS} models; each model at most once per stance")
+    synthesis_model: str | None = Field(None, description="Also merge the perspectives into one recommendation")
+    # Accepted, not read: the step protocol (see _UNADVERTISED).
     step_number: int = Field(1, ge=1)
     total_steps: int = Field(1, ge=1)
     next_step_required: bool = False
-    findings: str = Field("", description="Your own analysis so far, shown to every model")
-    models: list[ModelStance] = Field(description=f"2-{MAX_MODELS} models; each model at most once per stance")
-    synthesis_model: str | None = Field(None, description="Also merge the perspectives into one recommendation")
+    files_checked: StrList = Field(default_factory=list)
+    relevant_context: StrList = Field(default_factory=list)
+    issues_found: list[dict[str, Any]] = Field(default_factory=list)
+    confidence: str | None = None
+    hypothesis: str | None = None
+    use_assistant_model: bool | None = None
+
+    def working_directory(self) -> str | None:
+        return self.working_directory_absolute_path
 
     @field_validator("model")
     @classmethod
@@ -101,9 +118,13 @@ def _repeat_message(entries: Sequence[ModelStance], earlier: int, later: int) ->
     )
 
 
+# Waiting allowed between one perspective's retries: consensus's own figure, not the retry policy's.
+RETRY_ALLOWANCE_S = 30.0
+
+
 def per_model_deadline(settings: Settings) -> float:
-    """One model's own time bound: one full attempt plus backoff for quick retries; a second hang is cut off."""
-    return settings.provider_timeout_s + settings.max_retries * RetryPolicy().max_delay
+    """One model's own time bound: one full attempt plus a pause per retry; a second hang is cut off."""
+    return settings.provider_timeout_s + settings.max_retries * RETRY_ALLOWANCE_S
 
 
 def stance_prompts(text: str) -> tuple[str, dict[str, str]]:

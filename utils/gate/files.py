@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.conversation import FileRef
-from utils.envelope import PROJECT_DIR_NAME
-from utils.file_cache import FileCache, stat_key
+from utils.conversations.turns import FileRef
 from utils.gate.errors import FilesOverBudgetError, FileTooLargeError, GateError, TooManyFilesError
+from utils.gate.file_cache import FileCache, stat_key
 from utils.gate.opener import open_checked, too_large
-from utils.redaction import count_redactions, redact_secrets
-from utils.security import PathPolicy, is_secret_path
+from utils.gate.security import PathPolicy, is_secret_path
+from utils.privacy.redaction import count_redactions, redact_secrets
+from utils.vocabulary import PROJECT_DIR_NAME
 
 __all__ = [
     "BINARY_SUFFIXES", "SKIPPED_DIRS", "Candidate", "FileContent", "FileTooLargeError", "LoadedFiles",

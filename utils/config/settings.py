@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from utils.problems import ConfigProblem
+from utils.config.problems import ConfigProblem
 
 PLACEHOLDER_MARKERS = ("your_", "your-", "<", "changeme", "xxx", "placeholder", "replace_me", "sk-...")
 

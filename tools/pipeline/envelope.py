@@ -11,15 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from utils.private import private_dir, write_private
+from utils.privacy.private import private_dir, write_private
+from utils.vocabulary import PROJECT_DIR_NAME, ErrorKind
 
 logger = logging.getLogger(__name__)
 
 ContentType = Literal["text", "markdown", "json"]
 
 SPILL_PREFIX = "quorum-output-"
-# The folder Quorum writes into inside a project (overflow files); it ignores itself for git.
-PROJECT_DIR_NAME = ".quorum"
 
 # Status strings: defined here once.
 SUCCESS = "success"
@@ -27,23 +26,6 @@ ERROR = "error"
 CONTINUATION_AVAILABLE = "continuation_available"
 CHALLENGE_CREATED = "challenge_created"
 
-ErrorKind = Literal[
-    "unknown_tool",
-    "invalid_arguments",
-    "unknown_model",
-    "no_provider",
-    "unknown_thread",
-    "thread_full",
-    "path_refused",
-    "file_missing",
-    "file_too_large",
-    "prompt_too_large",
-    "provider_error",
-    "budget_exceeded",
-    "internal_error",
-    "storage_error",
-    "tool_error",
-]
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from providers.registry import Category, ProviderRegistry, Route
-from utils.budget import Allocation, allocate
-from utils.conversation import Thread
-from utils.progress import ProgressFn
-from utils.principals import LOCAL, Principal
-from utils.file_cache import FileCache
-from utils.render_cache import RenderCache
-from utils.security import PathPolicy
-from utils.settings import Settings
-from utils.storage.base import ThreadStore
+from tools.pipeline.progress import ProgressFn
+from utils.access.principals import LOCAL, Principal
+from utils.config.settings import Settings
+from utils.conversations.storage.base import ThreadStore
+from utils.conversations.turns import Thread
+from utils.gate.file_cache import FileCache
+from utils.gate.security import PathPolicy
+from utils.prompting.budget import Allocation
+from utils.prompting.render_cache import RenderCache
 
 if TYPE_CHECKING:
     from tools.base import Tool
@@ -64,7 +64,7 @@ class RequestContext:
     @property
     def allocation(self) -> Allocation | None:
         """The token plan for the resolved model (derived, so it can never disagree with the route)."""
-        return allocate(self.route.spec.context_window, self.route.spec.max_output_tokens) if self.route else None
+        return self.route.spec.allocation() if self.route else None
 
     @property
     def working_dir(self) -> Path | None:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tools.base import Tool
-from tools.schema import check_description, input_schema
+from tools.pipeline.schema import check_description, input_schema
 
 
 @lru_cache(maxsize=None)
@@ -32,7 +32,7 @@ def tool_entries(tools: Mapping[str, Tool]) -> list[dict[str, Any]]:
 
 def tools_list_weight(tools: Mapping[str, Tool]) -> dict[str, int]:
     """Bytes and cl100k tokens of the tools/list result a client receives."""
-    from utils.tokens import count_tokens
+    from utils.prompting.tokens import count_tokens
 
     payload = json.dumps({"tools": tool_entries(tools)}, separators=(",", ":"))
     return {"tools": len(tools), "bytes": len(payload.encode()), "cl100k_tokens": count_tokens(payload, "cl100k_base")}

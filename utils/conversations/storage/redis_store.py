@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 from pydantic_core import to_json
 
-from utils.conversation import LOCAL_OWNER, Thread, Turn, has_room, utcnow
-from utils.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
-from utils.storage.records import bounded, cutoff_for, epoch, parse_utc, utc_text
-from utils.storage.summary import Totals, totals_of
+from utils.conversations.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.conversations.storage.records import bounded, cutoff_for, epoch, parse_utc, utc_text
+from utils.conversations.storage.summary import Totals, totals_of
+from utils.conversations.turns import LOCAL_OWNER, Thread, Turn, has_room, utcnow
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -111,7 +111,7 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
 
 
 def _total_fields(totals: Totals) -> dict[str, str]:
-    """Totals (computed in Python, utils/storage/summary) as the header hash stores them."""
+    """Totals (computed in Python, utils/conversations/storage/summary) as the header hash stores them."""
     fields = {"models": "\n".join(totals.models), "cost": f"{totals.cost_usd:.12f}", "tokens": str(totals.tokens)}
     return fields if totals.first_prompt is None else {**fields, "first_prompt": totals.first_prompt}
 

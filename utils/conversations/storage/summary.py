@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from utils.conversation import Thread, Turn, merge_models, turns_cost, turns_tokens
-from utils.storage.records import first_user_content, prompt_seed
+from utils.conversations.storage.records import first_user_content, prompt_seed
+from utils.conversations.turns import Thread, Turn, merge_models, turns_cost, turns_tokens
 
 
 @dataclass(frozen=True)

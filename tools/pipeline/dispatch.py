@@ -13,22 +13,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from providers.registry import ModelResolutionError, Route
-from tools.arguments import describe_validation, without_control_fields
 from tools.base import Tool, ToolError, ToolOutput
-from tools.context import RequestContext, Services, no_progress
 from tools.fields import NAMING_FIELDS, StrictModel
-from utils.conversation import TURNS_PER_CALL, Thread, calls_left, has_room
-from utils.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
+from tools.pipeline.arguments import describe_validation, without_control_fields
+from tools.pipeline.context import RequestContext, Services, no_progress
+from tools.pipeline.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
+from tools.pipeline.progress import ProgressFn
+from utils.access.principals import LOCAL, Principal
+from utils.conversations.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
+from utils.conversations.storage.records import PROMPT_STORE_CHARS
+from utils.conversations.turns import TURNS_PER_CALL, Thread, calls_left, has_room
 from utils.gate.errors import GateError
 from utils.gate.images import describe_data_url
 from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
-from utils.progress import ProgressFn
-from utils.redaction import counting_redactions, redact_text, redact_tree
-from utils.principals import LOCAL, Principal
-from utils.security import PathPolicy
-from utils.storage.base import StoreError, ThreadFullError, ThreadNotFoundError
-from utils.storage.records import PROMPT_STORE_CHARS
+from utils.gate.security import PathPolicy
+from utils.privacy.redaction import counting_redactions, redact_text, redact_tree
 
 logger = logging.getLogger(__name__)
 

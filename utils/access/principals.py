@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from utils.conversation import LOCAL_OWNER
+from utils.conversations.turns import LOCAL_OWNER
 
 SINGLE_TOKEN_PRINCIPAL = "http"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")

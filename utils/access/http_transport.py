@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from utils.principals import LOCAL, Principal, TokenFileError, TokenVerifier, http_principal
+from utils.access.principals import LOCAL, Principal, TokenFileError, TokenVerifier, http_principal
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 import functools
 from dataclasses import dataclass, field
 
-from utils.budget import Allocation
-from utils.conversation import Turn
-from utils.files import FileContent, render_file_block
+from utils.conversations.turns import Turn
+from utils.gate.files import FileContent, render_file_block
+from utils.prompting.budget import Allocation
 
 Counter = Callable[[str], int]
 BlockRenderer = Callable[[FileContent, bool, bool], str]

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from utils.conversation import Turn, utcnow
+from utils.conversations.turns import Turn, utcnow
 
 EXCERPT_CHARS = 160
 # Backends take row offsets as 64-bit integers; past this no store holds that many threads anyway.

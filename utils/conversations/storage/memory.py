@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from utils.conversation import Thread, Turn, has_room, utcnow
-from utils.storage.base import LOCAL_VIEW, ThreadFullError, ThreadNotFoundError, ThreadSummary, summarise
+from utils.conversations.storage.base import LOCAL_VIEW, ThreadFullError, ThreadNotFoundError, ThreadSummary, summarise
+from utils.conversations.turns import Thread, Turn, has_room, utcnow
 
 
 class MemoryThreadStore:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from utils.settings import Settings
-from utils.storage.base import StoreError, ThreadStore
+from utils.config.settings import Settings
+from utils.conversations.storage.base import StoreError, ThreadStore
 
 
 def open_store(settings: Settings) -> ThreadStore:
     """Build the configured backend; SQLite (the default) and Redis connect lazily on first use."""
     ttl = timedelta(hours=settings.conversation_timeout_hours)
     if settings.storage == "memory":
-        from utils.storage.memory import MemoryThreadStore
+        from utils.conversations.storage.memory import MemoryThreadStore
 
         return MemoryThreadStore(ttl)
     if settings.storage == "redis":
         try:
-            from utils.storage.redis_store import RedisThreadStore
+            from utils.conversations.storage.redis_store import RedisThreadStore
 
             return RedisThreadStore(settings.redis_url, ttl)
         except ImportError as exc:
@@ -25,6 +25,6 @@ def open_store(settings: Settings) -> ThreadStore:
                 "QUORUM_STORAGE=redis needs the redis client: install it with "
                 "`pip install 'quorum-mcp[redis]'`, or set QUORUM_STORAGE=sqlite."
             ) from exc
-    from utils.storage.sqlite import SqliteThreadStore
+    from utils.conversations.storage.sqlite import SqliteThreadStore
 
     return SqliteThreadStore(settings.database_path, ttl)

@@ -9,137 +9,26 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from pydantic_core import to_json
 
-from utils.conversation import Thread, Turn, has_room, utcnow
-from utils.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
-from utils.storage.records import bounded, cutoff_for, parse_utc, utc_text
-from utils.storage.summary import Totals, opening_totals, totals_of
+from utils.conversations.storage.base import LOCAL_VIEW, StoreError, ThreadFullError, ThreadNotFoundError, ThreadSummary
+from utils.conversations.storage.records import bounded, cutoff_for, parse_utc, utc_text
+from utils.conversations.turns import Thread, Turn, has_room, utcnow
+from utils.conversations.storage.sqlite_migrations import (
+    TOTALS, TOTALS_SET, migrate, totals_from, totals_row, transaction,
+)
+from utils.conversations.storage.summary import totals_of
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# The summary columns: Totals (utils/storage/summary) as computed in Python, stored as given.
-_TOTALS = "turn_count, first_prompt, models, total_cost_usd, total_tokens"
-_TOTALS_SET = ", ".join(f"{column} = ?" for column in _TOTALS.split(", "))
-_SUMMARY = f"id, tool_name, created_at, updated_at, {_TOTALS}"
-
-
-def _totals_row(totals: Totals) -> tuple[Any, ...]:
-    """Totals as the summary columns store them, in _TOTALS order."""
-    return totals.turn_count, totals.first_prompt, json.dumps(list(totals.models)), totals.cost_usd, totals.tokens
-
-
-def _totals_from(row: Sequence[Any]) -> Totals:
-    """Totals from the summary columns, in _TOTALS order."""
-    count, first, models, cost, tokens = row
-    return Totals(turn_count=int(count), first_prompt=first, models=tuple(json.loads(models)), cost_usd=float(cost),
-                  tokens=int(tokens))
-
-
-def _recompute_totals(conn: sqlite3.Connection) -> None:
-    """Fill every thread's summary columns from its turns, with the one Python computation (utils/storage/summary)."""
-    for thread_id, initial_request in conn.execute("SELECT id, initial_request FROM threads").fetchall():
-        rows = conn.execute("SELECT turn FROM turns WHERE thread_id = ? ORDER BY seq", (thread_id,))
-        turns = [Turn.model_validate_json(text) for (text,) in rows]
-        totals = opening_totals(json.loads(initial_request)).extended(turns)
-        conn.execute(f"UPDATE threads SET {_TOTALS_SET} WHERE id = ?", (*_totals_row(totals), thread_id))
-
-
-# A step is SQL statements, or a Python function for data work (summaries are computed in Python only).
-Step = tuple[Union[str, Callable[[sqlite3.Connection], None]], ...]
-
-# Append-only: each step is what moves the schema up one version. Never reorder a step or change the
-# schema it makes; add a new one. PRAGMA user_version records the count applied.
-MIGRATIONS: tuple[Step, ...] = (
-    (
-        """CREATE TABLE threads (
-            id TEXT PRIMARY KEY,
-            parent_id TEXT,
-            tool_name TEXT NOT NULL DEFAULT '',
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            initial_request TEXT NOT NULL DEFAULT '{}',
-            state TEXT NOT NULL DEFAULT '{}'
-        )""",
-        """CREATE TABLE turns (
-            thread_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            turn TEXT NOT NULL,
-            PRIMARY KEY (thread_id, seq)
-        ) WITHOUT ROWID""",
-    ),
-    (
-        # Denormalised summary columns so `list` never reads turn bodies (filled by step 5).
-        "CREATE INDEX threads_by_updated_at ON threads (updated_at)",
-        "ALTER TABLE threads ADD COLUMN turn_count INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE threads ADD COLUMN first_prompt TEXT",
-        "ALTER TABLE threads ADD COLUMN models TEXT NOT NULL DEFAULT '[]'",
-        "ALTER TABLE threads ADD COLUMN total_cost_usd REAL NOT NULL DEFAULT 0",
-    ),
-    (
-        # Token totals for `list`, kept like the cost total (filled by step 5).
-        "ALTER TABLE threads ADD COLUMN total_tokens INTEGER NOT NULL DEFAULT 0",
-    ),
-    (
-        # The principal each thread belongs to; threads stored before owners existed are the local user's.
-        "ALTER TABLE threads ADD COLUMN owner TEXT NOT NULL DEFAULT 'local'",
-        "CREATE INDEX threads_by_owner ON threads (owner, updated_at)",
-    ),
-    (
-        # Summaries recomputed in Python from the stored turns (old turn shapes included); this replaces
-        # the SQL backfills steps 2 and 3 once ran, so no summary is computed in SQL any more.
-        _recompute_totals,
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-# --- schema ---------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[None]:
-    """BEGIN IMMEDIATE for writers takes the write lock up front, so no upgrade deadlock can occur."""
-    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply the missing steps up to `target` in one transaction; return how many were applied."""
-    if schema_version(conn) >= target:
-        return 0
-    with _transaction(conn, write=True):
-        # Re-read under the write lock: another process may have migrated meanwhile.
-        current = schema_version(conn)
-        for step in MIGRATIONS[current:target]:
-            for statement in step:
-                if isinstance(statement, str):
-                    conn.execute(statement)
-                else:
-                    statement(conn)
-        if current < target:
-            conn.execute(f"PRAGMA user_version = {int(target)}")
-    applied = max(0, target - current)
-    if applied:
-        logger.info("migrated thread database from schema %d to %d", current, target)
-    return applied
+_SUMMARY = f"id, tool_name, created_at, updated_at, {TOTALS}"
 
 
 def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
@@ -259,7 +148,7 @@ class SqliteThreadStore:
 
     async def get(self, thread_id: str, *, owners: Sequence[str] = LOCAL_VIEW) -> Thread:
         def work(conn: sqlite3.Connection) -> Thread:
-            with _transaction(conn, write=False):  # one snapshot for header and turns
+            with transaction(conn, write=False):  # one snapshot for header and turns
                 return self._load(conn, thread_id, owners)
 
         return await self._run(work)
@@ -276,18 +165,18 @@ class SqliteThreadStore:
             to_json(thread.initial_request).decode(),
             to_json(thread.state).decode(),
             thread.owner,
-            *_totals_row(totals_of(thread)),
+            *totals_row(totals_of(thread)),
         )
         turn_rows = [(thread.thread_id, seq, t.model_dump_json()) for seq, t in enumerate(thread.turns)]
 
         def work(conn: sqlite3.Connection) -> None:
-            with _transaction(conn, write=True):
+            with transaction(conn, write=True):
                 # Same id means replace, as the in-memory store does.
                 conn.execute("DELETE FROM turns WHERE thread_id = ?", (thread.thread_id,))
                 conn.execute("DELETE FROM threads WHERE id = ?", (thread.thread_id,))
                 conn.execute(
                     "INSERT INTO threads (id, parent_id, tool_name, created_at, updated_at, initial_request,"
-                    f" state, owner, {_TOTALS}) VALUES ({', '.join('?' * len(header))})",
+                    f" state, owner, {TOTALS}) VALUES ({', '.join('?' * len(header))})",
                     header,
                 )
                 conn.executemany("INSERT INTO turns (thread_id, seq, turn) VALUES (?, ?, ?)", turn_rows)
@@ -304,14 +193,14 @@ class SqliteThreadStore:
         patch = {key: json.loads(to_json(value)) for key, value in (state or {}).items()}
 
         def work(conn: sqlite3.Connection) -> Thread:
-            with _transaction(conn, write=True):
+            with transaction(conn, write=True):
                 row = conn.execute(
-                    f"SELECT state, {_TOTALS} FROM threads WHERE id = ? AND updated_at > ? AND {mine}",
+                    f"SELECT state, {TOTALS} FROM threads WHERE id = ? AND updated_at > ? AND {mine}",
                     (thread_id, utc_text(cutoff_for(self.ttl)), *names),
                 ).fetchone()
                 if row is None:
                     raise ThreadNotFoundError(thread_id)
-                old_state, held = row[0], _totals_from(row[1:])
+                old_state, held = row[0], totals_from(row[1:])
                 if not has_room(held.turn_count, len(bodies), max_turns):
                     raise ThreadFullError(thread_id, max_turns)
                 conn.executemany(
@@ -319,11 +208,11 @@ class SqliteThreadStore:
                     [(thread_id, held.turn_count + i, body) for i, body in enumerate(bodies)],
                 )
                 conn.execute(
-                    f"UPDATE threads SET state = ?, updated_at = ?, {_TOTALS_SET} WHERE id = ?",
+                    f"UPDATE threads SET state = ?, updated_at = ?, {TOTALS_SET} WHERE id = ?",
                     (
                         json.dumps({**json.loads(old_state), **patch}),
                         utc_text(utcnow()),
-                        *_totals_row(held.extended(turns)),
+                        *totals_row(held.extended(turns)),
                         thread_id,
                     ),
                 )
@@ -335,7 +224,7 @@ class SqliteThreadStore:
         mine, names = _among(owners)
 
         def work(conn: sqlite3.Connection) -> bool:
-            with _transaction(conn, write=True):
+            with transaction(conn, write=True):
                 if conn.execute(f"DELETE FROM threads WHERE id = ? AND {mine}", (thread_id, *names)).rowcount == 0:
                     return False
                 conn.execute("DELETE FROM turns WHERE thread_id = ?", (thread_id,))
@@ -346,7 +235,7 @@ class SqliteThreadStore:
     async def expire(self) -> int:
         def work(conn: sqlite3.Connection) -> int:
             cutoff = utc_text(cutoff_for(self.ttl))
-            with _transaction(conn, write=True):
+            with transaction(conn, write=True):
                 conn.execute(
                     "DELETE FROM turns WHERE thread_id IN (SELECT id FROM threads WHERE updated_at <= ?)", (cutoff,)
                 )
@@ -363,7 +252,7 @@ class SqliteThreadStore:
                 "ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
                 (utc_text(cutoff_for(self.ttl)), *names, bounded(limit), bounded(offset)),
             ).fetchall()
-            return [ThreadSummary.of(r[0], r[1], parse_utc(r[2]), parse_utc(r[3]), _totals_from(r[4:])) for r in rows]
+            return [ThreadSummary.of(r[0], r[1], parse_utc(r[2]), parse_utc(r[3]), totals_from(r[4:])) for r in rows]
 
         return await self._run(work)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from providers.registry import Route
 from tools.base import ToolError
-from utils.prompt_builder import FilesDoNotFitError, PromptPlan
+from utils.prompting.builder import FilesDoNotFitError, PromptPlan
 
 
 def dropped_note(plan: PromptPlan) -> str:

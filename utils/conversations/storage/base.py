@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from utils.conversation import LOCAL_OWNER, Thread, Turn
-from utils.storage.records import excerpt
-from utils.storage.summary import Totals, totals_of
+from utils.conversations.storage.records import excerpt
+from utils.conversations.storage.summary import Totals, totals_of
+from utils.conversations.turns import LOCAL_OWNER, Thread, Turn
 
 
 # Whose threads a call may see when it names no one: the local user's only (never everyone's).

@@ -1,4 +1,7 @@
-"""The one path from a tool to a model: read files, build the budgeted prompt, call, account."""
+"""The one path from a tool to a model: build the budgeted prompt per model, call it, account for the answer.
+
+Reading what a call brings (files, images, the files of earlier turns) is inputs.py's job.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +9,21 @@ import asyncio
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from providers.base import GenerateRequest, GenerateResult, ImageInput, Message, ThinkingMode
-from providers.failover import FailoverExhausted, Hop, Unsuitable, alternates, call_with_failover
+from providers.calling import CallFailed, Unsuitable, call_model
+from providers.failover import Hop
 from providers.registry import Route
-from providers.resilient import Attempts, RetryPolicy, call_with_retries
 from tools.base import PROMPTS_DIR, ToolError
-from tools.context import RequestContext
-from tools.fit import refusal
-from utils.budget import allocate
-from utils.conversation import FileRef, Turn, Usage, image_refs
-from utils.files import FileContent, LoadedFiles, load_text_files, read_file
-from utils.gate.errors import GateError
-from utils.gate.images import load_image
-from utils.progress import heartbeat
-from utils.prompt_builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
-
-# Bytes of files read for one call: a generous bytes-per-token bound on the model's file budget (text runs
-# 3-4 bytes a token; more only for long runs of spaces), never above the ceiling, never below one file.
-_BYTES_PER_TOKEN = 6
-_FILES_BUDGET_CEILING = 24_000_000
-_FILES_BUDGET_NO_MODEL = 8_000_000
-
+from tools.pipeline.context import RequestContext
+from tools.pipeline.fit import refusal
+from tools.pipeline.inputs import reread_history
+from tools.pipeline.progress import heartbeat
+from utils.conversations.turns import FileRef, Turn, Usage, image_refs
+from utils.gate.files import FileContent
+from utils.prompting.budget import Allocation
+from utils.prompting.builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
 
 @dataclass(frozen=True)
 class Answer:
@@ -73,72 +67,11 @@ class Answer:
         return self.passed + changed
 
 
-def files_budget(ctx: RequestContext) -> int:
-    """How many bytes of files one call may read: what the model's whole input room could possibly hold.
-
-    The call's own files may take the room of history too (older turns yield to them), so the budget is
-    files plus history; at a generous bytes-per-token it only cuts what certainly cannot fit.
-    """
-    allocation = ctx.allocation
-    room = (allocation.files_tokens + allocation.history_tokens) * _BYTES_PER_TOKEN if allocation else None
-    return min(room if room is not None else _FILES_BUDGET_NO_MODEL, _FILES_BUDGET_CEILING)
-
-
-async def load_files(ctx: RequestContext, raw: Sequence[str], *, budget: int | None = None) -> LoadedFiles:
-    """Check, expand and read the files a caller passed, within the call's budget; refusals raise GateError."""
-    if not raw:
-        return LoadedFiles()
-    return await asyncio.to_thread(
-        load_text_files, list(raw), ctx.policy, max_bytes=ctx.settings.max_file_bytes,
-        budget=files_budget(ctx) if budget is None else budget, cache=ctx.services.file_cache,
-    )
-
-
 def with_notes(metadata: dict[str, Any], notes: Sequence[str]) -> dict[str, Any]:
     """Response metadata with extra notes (files left out, ...) after the model's own."""
     if not notes:
         return metadata
     return {**metadata, "notes": [*metadata.get("notes", []), *notes]}
-
-
-def _reread_history(ctx: RequestContext, paths: Sequence[str]) -> dict[str, FileContent | None]:
-    found: dict[str, FileContent | None] = {}
-    left = files_budget(ctx) * 2  # past this the prompt builder would drop them anyway
-    for path in paths:
-        found[path] = None
-        if left <= 0:
-            continue
-        try:
-            content = read_file(path, ctx.policy, max_bytes=ctx.settings.max_file_bytes, cache=ctx.services.file_cache)
-        except (GateError, OSError):
-            continue
-        found[path] = content
-        left -= content.size if content else 0
-    return found
-
-
-async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) -> tuple[ImageInput, ...]:
-    if not images:
-        return ()
-    if not route.spec.supports_images:
-        raise ToolError(
-            "invalid_arguments",
-            f"Model '{route.spec.model_name}' does not accept images. Drop 'images' or choose a model "
-            "that supports them (listmodels marks them).",
-        )
-
-    def load() -> list[ImageInput]:
-        limit = route.spec.max_image_size_mb
-        loaded = []
-        for item in images:
-            try:
-                image = load_image(item, ctx.policy, limit)
-            except GateError as exc:
-                raise exc.about("images") from exc
-            loaded.append(ImageInput(mime_type=image.mime_type, data=image.data))
-        return loaded
-
-    return tuple(await asyncio.to_thread(load))
 
 
 def with_locale(system_prompt: str, locale: str) -> str:
@@ -169,20 +102,11 @@ def _check_budget(ctx: RequestContext) -> None:
         )
 
 
-def _failover_candidates(ctx: RequestContext, failed: Route, images: tuple[ImageInput, ...]) -> list[Route]:
-    registry = ctx.services.registry
-    if not registry.failover.enabled:
-        return []
-    category = ctx.category or "balanced"
-    return alternates(registry.failover, registry, failed, category,
-                      accept=lambda r: not images or r.spec.supports_images)
-
-
-def _provider_failure(exc: FailoverExhausted, attempts: Attempts) -> ToolError:
+def _provider_failure(exc: CallFailed) -> ToolError:
     error, hops = exc.error, exc.hops
     failed = next(h for h in reversed(hops) if h.kind != "unsuitable")
     details: dict[str, Any] = {"provider": failed.provider, "model": failed.model, "retryable": error.retryable,
-                               "attempts": attempts.count}
+                               "attempts": exc.attempts}
     message = error.describe()
     if len(hops) > 1:
         tried = "; ".join(f"{h.provider}/{h.model} ({h.kind})" for h in hops)
@@ -195,7 +119,7 @@ async def consult(
     ctx: RequestContext,
     *,
     system_prompt: str,
-    new_input: str,
+    new_input: str | Callable[[Allocation], str],
     files: Sequence[FileContent] = (),
     images: tuple[ImageInput, ...] = (),
     temperature: float | None = None,
@@ -214,7 +138,9 @@ async def consult(
     (joined to the preamble where the endpoint cannot take one there).
 
     `files` (passed in this call) must fit the model's window, else the call is refused before any model is
-    paid; `optional_files` (added by a tool) and earlier files may be left out, newest kept.
+    paid; `optional_files` (added by a tool) and earlier files may be left out, newest kept. `new_input` may be
+    a function of the model's allocation, for input sized per model (precommit's diff): a failover model
+    then gets its own sizing.
     Only the request's own model fails over (QUORUM_FAILOVER); a model named through `route` was chosen
     on purpose (a consensus perspective) and reports its own failure.
     """
@@ -228,7 +154,7 @@ async def consult(
         turns = tuple(t for t in turns if history_filter(t))
     new_paths = {f.path for f in files} | {f.path for f in optional_files}
     history_paths = sorted({r.path for t in turns for r in t.files} - new_paths)
-    history_files = await asyncio.to_thread(_reread_history, ctx, history_paths) if history_paths else {}
+    history_files = await asyncio.to_thread(reread_history, ctx, history_paths) if history_paths else {}
     common = with_locale(preamble(), settings.locale)
     instructions = system_prompt
     render = ctx.services.render_cache
@@ -236,9 +162,10 @@ async def consult(
     def prepare(target: Route) -> tuple[PromptPlan, GenerateRequest]:
         """The prompt and request for one model, inside its own token budget."""
         spec = target.spec
-        allocation = allocate(spec.context_window, spec.max_output_tokens)
+        allocation = spec.allocation()
         plan = build_prompt(
-            system_prompt=f"{common}\n\n{instructions}", turns=turns, new_input=new_input, new_files=files,
+            system_prompt=f"{common}\n\n{instructions}", turns=turns,
+            new_input=new_input if isinstance(new_input, str) else new_input(allocation), new_files=files,
             history_files=history_files, allocation=allocation, numbered=numbered, optional_files=optional_files,
             count=lambda text: render.count(text, spec.tokenizer), render_block=render.block,
             render_history_turn=render.turn,
@@ -259,43 +186,45 @@ async def consult(
         raise refusal(exc, chosen, alone=route is None) from exc
     except PromptTooLargeError as exc:
         raise ToolError("prompt_too_large", str(exc)) from exc
-    policy = RetryPolicy(
-        max_retries=settings.max_retries, base_delay=settings.retry_base_delay_s, timeout=settings.provider_timeout_s
-    )
-    attempts = Attempts()
-    current = chosen
 
-    async def call(target: Route) -> tuple[GenerateResult, PromptPlan]:
-        nonlocal current
+    def prepare_route(target: Route) -> tuple[PromptPlan, GenerateRequest]:
+        if target is chosen:
+            return first
         try:
-            plan, request = first if target is chosen else prepare(target)
+            return prepare(target)
         except PromptTooLargeError as exc:
             raise Unsuitable(str(exc)) from exc
-        current = target
-        return await call_with_retries(target.provider, request, target.spec, policy, attempts=attempts), plan
 
-    def candidates() -> list[Route]:
-        return _failover_candidates(ctx, chosen, images) if route is None else []
+    current = chosen
+
+    def trying(target: Route) -> None:
+        nonlocal current
+        current = target
 
     def waiting_for() -> str:
         return f"{current.vendor.name}/{current.spec.model_name}"
 
     try:
         async with heartbeat(ctx.progress, settings.heartbeat_s, waiting_for):
-            (result, plan), answered, hops = await call_with_failover(chosen, call, candidates)
-    except FailoverExhausted as exc:
-        raise _provider_failure(exc, attempts) from exc.error
+            answered = await call_model(
+                chosen, prepare_route, registry=ctx.services.registry, settings=settings,
+                fail_over_within=(ctx.category or "balanced") if route is None else None,
+                accept=lambda r: not images or r.spec.supports_images, on_try=trying,
+            )
+    except CallFailed as exc:
+        raise _provider_failure(exc) from exc.error
+    result, plan = answered.result, answered.prepared
     usage = result.usage
     return Answer(
         text=result.text,
         result=result,
-        route=answered,
+        route=answered.route,
         plan=plan,
-        cost_usd=answered.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
-        attempts=attempts.count,
+        cost_usd=answered.route.spec.cost_usd(usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+        attempts=answered.attempts,
         notes=tuple(result.notes),
         passed=_passed(files, optional_files, plan),
-        failover=hops,
+        failover=answered.hops,
     )
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from utils.conversation import Turn
-from utils.files import FileContent, render_file_block
+from utils.conversations.turns import Turn
+from utils.gate.files import FileContent, render_file_block
 from utils.lru import SizedLru
-from utils.prompt_builder import render_turn
-from utils.tokens import Tokenizer, count_tokens
+from utils.prompting.builder import render_turn
+from utils.prompting.tokens import Tokenizer, count_tokens
 
 TokenCounter = Callable[[str, Tokenizer], int]
 

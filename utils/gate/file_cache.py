@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from utils.lru import SizedLru
-from utils.redaction import Counts
+from utils.privacy.redaction import Counts
 
 if TYPE_CHECKING:
-    from utils.files import FileContent
+    from utils.gate.files import FileContent
 
 StatKey = tuple[int, int, int, int, int]
 
