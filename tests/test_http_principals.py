@@ -207,3 +207,20 @@ async def test_the_server_refuses_to_start_with_an_unreadable_or_malformed_token
         harness = await harness_factory({"QUORUM_HTTP_TOKENS_FILE": str(path)})
         with pytest.raises(SystemExit, match=complaint):
             await serve_http(harness.services, harness.server)
+
+
+async def test_version_over_http_names_the_caller_and_how_principals_are_set_up_but_no_one_else(
+    harness_factory, tmp_path: Path
+) -> None:
+    path = tokens_file(tmp_path / "tokens")
+    harness = await harness_factory({"QUORUM_HTTP_TOKENS_FILE": str(path)})
+    verifier = TokenVerifier.from_settings("", path)
+    async with AsyncExitStack() as stack:
+        alice = await connect(stack, await stack.enter_async_context(serving(harness, verifier)), "alice")
+        body, is_error = await alice.call("version")
+    assert not is_error, body
+    http = json.loads(body["content"])["http"]
+    assert http == {"principal": "alice", "principals_from": "QUORUM_HTTP_TOKENS_FILE", "local_threads_shared": False}
+    assert "bob" not in body["content"]
+    local = json.loads((await harness.ok("version"))["content"])
+    assert "http" not in local

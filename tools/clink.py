@@ -255,8 +255,8 @@ class ClinkTool(Tool):
         files = list(loaded.files)
         instructions = with_locale(self.system_prompt(f"clink_{request.role}"), ctx.settings.locale)
         history = render_history(ctx.thread.turns) if ctx.thread else ""
-        # The working directory was checked against the roots by the dispatcher (ctx.policy.working_dir).
-        cwd = ctx.policy.working_dir or ctx.services.server_cwd
+        # The working directory was checked against the roots by the dispatcher.
+        cwd = ctx.working_dir or ctx.services.server_cwd
         timeout = _timeout(ctx)
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="quorum-clink-") as scratch:

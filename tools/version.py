@@ -10,6 +10,7 @@ from tools.base import Tool, ToolOutput
 from tools.fields import StrictModel
 from tools.pipeline.context import RequestContext
 from tools.pipeline.listing import tools_list_weight
+from utils.access.principals import LOCAL
 
 VERSION = "0.1.0"
 
@@ -58,6 +59,13 @@ class VersionTool(Tool):
                 "max_retries": s.max_retries,
             },
         }
+        if ctx.principal != LOCAL:
+            # An HTTP caller: who it is and how principals are set up; never the other principals' names.
+            info["http"] = {
+                "principal": ctx.principal.name,
+                "principals_from": "QUORUM_HTTP_TOKENS_FILE" if s.http_tokens_file else "QUORUM_HTTP_TOKEN",
+                "local_threads_shared": s.http_share_local_threads,
+            }
         local = registry.local
         if local is not None:
             result = local.result
