@@ -156,8 +156,7 @@ async def serve_stdio(services: Services, server: Server[Any]) -> None:
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
     finally:
-        await services.registry.aclose()
-        await services.store.close()
+        await services.aclose()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,10 +27,11 @@ P = TypeVar("P")
 __all__ = ["Answered", "CallFailed", "Unsuitable", "call_model", "retry_policy"]
 
 
-def retry_policy(settings: Settings) -> RetryPolicy:
-    """Retries and the per-attempt time bound, as configured."""
+def retry_policy(settings: Settings, vendor: str) -> RetryPolicy:
+    """Retries and the per-attempt time bound of one vendor's calls, as configured."""
+    timeout, name = settings.attempt_timeout(vendor)
     return RetryPolicy(
-        max_retries=settings.max_retries, base_delay=settings.retry_base_delay_s, timeout=settings.provider_timeout_s
+        max_retries=settings.max_retries, base_delay=settings.retry_base_delay_s, timeout=timeout, timeout_name=name
     )
 
 
@@ -73,12 +74,12 @@ async def call_model(
     None means this model was chosen on purpose and reports its own failure. `accept` filters alternates
     (e.g. only models that take images); `on_try` hears each model as it is called (for progress messages).
     """
-    policy = retry_policy(settings)
     attempts = Attempts()
 
     async def call(target: Route) -> tuple[GenerateResult, P]:
         prepared, request = prepare(target)
         on_try(target)
+        policy = retry_policy(settings, target.vendor.name)
         result = await call_with_retries(target.provider, request, target.spec, policy, attempts=attempts)
         return result, prepared
 

@@ -65,10 +65,7 @@ def build_provider(
     """Instantiate the wire adapter for a vendor; adapters import their SDK on first use."""
     base_url = settings.get(v.base_url_env).strip() or v.base_url
     key = settings.secret(v.key_env)
-    connect_timeout, timeout = settings.connect_timeout_s, settings.provider_timeout_s
-    if v.name == "custom":  # PAL's knobs for slow local servers
-        connect_timeout = settings.custom_connect_timeout_s or connect_timeout
-        timeout = settings.custom_read_timeout_s or timeout
+    connect_timeout, timeout = settings.connect_timeout(v.name), settings.attempt_timeout(v.name)[0]
     if v.wire == "gemini":
         from providers.gemini import GeminiProvider
 
@@ -77,8 +74,8 @@ def build_provider(
             api_key=key,
             base_url=base_url or None,
             models=models,
-            connect_timeout=settings.connect_timeout_s,
-            timeout=settings.provider_timeout_s,
+            connect_timeout=connect_timeout,
+            timeout=timeout,
         )
     from providers.openai_compat import AzureSettings, OpenAICompatibleProvider
 

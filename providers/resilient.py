@@ -25,6 +25,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 30.0
     timeout: float = 600.0
+    timeout_name: str = "QUORUM_PROVIDER_TIMEOUT_S"  # the setting a caller changes to allow more
 
     def delay(self, attempt: int, error: ProviderError, rand: Callable[[], float] = random.random) -> float:
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
@@ -62,7 +63,7 @@ async def call_with_retries(
                 return await provider.generate(request, spec)
         except TimeoutError:
             error: ProviderError = ProviderTimeoutError(
-                f"no answer within {policy.timeout:.0f}s (QUORUM_PROVIDER_TIMEOUT_S)",
+                f"no answer within {policy.timeout:.0f}s ({policy.timeout_name})",
                 provider=provider.name,
                 model=spec.model_name,
             )

@@ -83,6 +83,8 @@ async def test_the_cli_calls_quorum_chat_and_its_answer_reaches_the_model(tmp_pa
     results = results_sent_back(model)
     assert results and QUORUM_REPLY in results[-1] and "continuation_id" in results[-1], results
     assert '"status\\\\": \\\\"error' not in results[-1] and "is not a field" not in results[-1]
+    # The envelope as the CLI hands it back (one level of JSON escaping): a success, not an error result.
+    assert "continuation_available" in results[-1] and "error_kind" not in results[-1], results[-1]
     assert "DONE" in run.stdout
     if name == "codex":
         assert_codex_showed_chat_without_bounds_or_defaults(model)

@@ -381,9 +381,12 @@ def test_concurrent_calls_on_one_thread_each_record_one_whole_exchange(live: Liv
 def test_precommit_on_a_hostile_repository_never_runs_its_commands(
     live: LiveQuorum, ref: str | None, staged: bool, unstaged: bool
 ) -> None:
-    args = {"step": "check the change", "step_number": 1, "total_steps": 2, "next_step_required": True, "findings": "f",
-            "path": live.domain.repo, "include_staged": staged, "include_unstaged": unstaged}
-    checked_call(live, "precommit", {**args, **({"compare_to": ref} if ref else {})}, "hostile repo")
+    # A final step: precommit reads the diff itself (with_diff), the path where textconv and external diff would run.
+    args = {"step": "check the change", "step_number": 1, "total_steps": 1, "next_step_required": False, "findings": "f",
+            "path": live.domain.repo, "include_staged": staged, "include_unstaged": unstaged, "confidence": "high"}
+    envelope = checked_call(live, "precommit", {**args, **({"compare_to": ref} if ref else {})}, "hostile repo")
+    if ref is None and (staged or unstaged):
+        assert envelope["status"] != "error", envelope["content"]
     canary = Path(live.domain.canary)
     assert not canary.exists(), f"git ran the repository's commands: {canary.read_text()[:200]}"
 

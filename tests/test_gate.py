@@ -210,6 +210,9 @@ async def test_a_path_swapped_for_a_symlink_in_a_loop_never_leaks_the_outside_fi
         flipper.wait(10)
     assert "OUTSIDE-SECRET" not in sent(h), outcomes
     assert "internal_error" not in outcomes, outcomes
+    # The race really ran: some calls read the real file, others met the link and were refused.
+    assert outcomes["answered"] > 0 and set(outcomes) - {"answered"}, outcomes
+    assert "inside content" in sent(h), outcomes
 
 
 async def test_a_hard_link_to_a_file_outside_the_roots_is_refused(h, tmp_path: Path) -> None:
@@ -279,8 +282,16 @@ async def test_overflow_never_goes_to_a_directory_outside_the_roots(harness_fact
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     h.fakes["custom"].queue("long answer " * 2_000)
-    await h.call("chat", prompt="hi", model="alpha", working_directory_absolute_path=str(elsewhere))
+    # A working directory outside the roots is refused before any model call, so nothing can spill there.
+    await h.fail("chat", "path_refused", prompt="hi", model="alpha", working_directory_absolute_path=str(elsewhere))
     assert not (elsewhere / ".quorum").exists()
     h.fakes["custom"].queue("long answer " * 2_000)
     body = await h.ok("chat", prompt="hi", model="alpha", working_directory_absolute_path=str(h.workdir))
     assert body["metadata"]["output_file"].startswith(str(h.workdir / ".quorum"))
+
+
+async def test_a_prompt_that_starts_like_a_data_url_is_stored_as_the_text_it_is(h) -> None:
+    prompt = "data: the weekly report, summarised for the team"
+    body = await h.ok("chat", prompt=prompt, model="alpha")
+    stored = await h.export(body.thread_id)
+    assert stored["initial_request"]["prompt"] == prompt

@@ -169,18 +169,19 @@ def test_the_tokens_file_maps_each_hashed_token_to_its_principal(tmp_path: Path)
 
 
 @pytest.mark.parametrize(
-    ("line", "complaint"),
+    ("line", "complaint", "number"),
     [
-        ("alice " + "0" * 64, "not 'name:sha256hex'"),
-        ("alice:plain-text-token", "not 'name:sha256hex'"),
-        ("local:" + "0" * 64, "stdio user"),
-        ("a:" + "0" * 64 + "\nb:" + "0" * 64, "same token"),
+        ("alice " + "0" * 64, "not 'name:sha256hex'", 2),
+        ("alice:plain-text-token", "not 'name:sha256hex'", 2),
+        ("local:" + "0" * 64, "stdio user", 2),
+        ("a:" + "0" * 64 + "\nb:" + "0" * 64, "same token", 3),
     ],
 )
-def test_a_bad_tokens_file_line_is_refused_with_its_line_number_and_the_fix(line: str, complaint: str) -> None:
+def test_a_bad_tokens_file_line_is_refused_with_its_line_number_and_the_fix(line: str, complaint: str, number: int) -> None:
     with pytest.raises(TokenFileError, match=complaint) as caught:
         parse_tokens(f"# header\n{line}\n", "tokens.txt")
     assert "tokens.txt line 2" in str(caught.value) or "line 3" in str(caught.value)
+    assert f"tokens.txt line {number}" in str(caught.value), str(caught.value)
 
 
 async def test_an_mcp_session_opened_by_one_principal_is_unknown_to_another(harness, tmp_path: Path) -> None:

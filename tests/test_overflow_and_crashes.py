@@ -129,6 +129,9 @@ async def test_a_cli_printing_deeply_nested_json_is_not_an_internal_error(harnes
     body = await harness.call("clink", prompt="hi", cli_name="gemini")
     is_error = body.is_error
     assert body["metadata"].get("error_kind") != "internal_error", body
+    # The CLI's output came back as its text, not as a failure of some other kind.
+    assert not is_error, body.envelope
+    assert body.content.startswith('{"a":'), body.content[:80]
 
 
 async def test_threads_with_a_huge_offset_lists_nothing_and_says_why(harness) -> None:

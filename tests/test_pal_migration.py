@@ -109,3 +109,16 @@ def test_the_force_override_switch_lets_the_env_file_win(tmp_path: Path, switch:
     assert Settings.from_env({"DEFAULT_MODEL": "from-env"}, dotenv=dotenv).default_model == "from-file"
     dotenv.write_text("DEFAULT_MODEL=from-file\n")
     assert Settings.from_env({"DEFAULT_MODEL": "from-env"}, dotenv=dotenv).default_model == "from-env"
+
+
+async def test_custom_read_timeout_bounds_the_local_servers_calls_instead_of_the_provider_timeout(
+    fake_server: FakeProviderServer, tmp_path: Path,
+) -> None:
+    fake_server.configure(delay=1.5)  # slower than QUORUM_PROVIDER_TIMEOUT_S, within CUSTOM_READ_TIMEOUT
+    base = dict(CUSTOM_API_URL=fake_server.openai_url, CUSTOM_MODEL_NAME="gpt-fake", QUORUM_PROVIDER_TIMEOUT_S="0.5",
+                QUORUM_MAX_RETRIES="0")
+    async with quorum(environment(tmp_path / "long", **base, CUSTOM_READ_TIMEOUT="10"), tmp_path) as q:
+        await q.ok("chat", prompt="hi")
+    async with quorum(environment(tmp_path / "short", **base), tmp_path) as q:
+        refused = await q.fail("chat", "provider_error", prompt="hi")
+    assert "QUORUM_PROVIDER_TIMEOUT_S" in refused.content, refused.content

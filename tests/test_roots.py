@@ -130,6 +130,11 @@ async def test_a_client_without_roots_gets_only_the_server_directory(h, outside:
         body = await ToolClient(c).call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(outside / "notes.txt")])
         is_error = body.is_error
     assert is_error and body["metadata"]["error_kind"] == "path_refused"
+    (h.workdir / "inside.txt").write_text("INSIDE-CONTENT\n")
+    async with client(h) as c:
+        inside = await ToolClient(c).call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(h.workdir / "inside.txt")])
+    assert not inside.is_error, inside.envelope
+    assert "INSIDE-CONTENT" in sent(h)
 
 
 async def test_new_client_roots_apply_after_the_client_says_they_changed(h, outside: Path, tmp_path: Path) -> None:
@@ -152,6 +157,10 @@ async def test_new_client_roots_apply_after_the_client_says_they_changed(h, outs
                 break
     assert not is_error, body
     assert "LATER" in sent(h)
+    # The new list replaced the old one: the first root is no longer readable.
+    async with client(h, callback, "legacy") as c:
+        gone = await ToolClient(c).call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(outside / "notes.txt")])
+    assert gone.is_error and gone.error_kind == "path_refused", gone.envelope
 
 
 def test_slash_and_home_are_never_implicit_roots_but_may_be_configured(tmp_path: Path) -> None:
@@ -169,14 +178,28 @@ def test_only_local_file_uris_become_roots() -> None:
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"], ids=["handshake client", "2026-07-28 client"])
-async def test_client_roots_are_asked_over_streamable_http_too(h, http_url: str, outside: Path, mode: str) -> None:
+async def test_over_streamable_http_a_clients_roots_only_narrow_the_servers(
+    h, http_url: str, outside: Path, mode: str
+) -> None:
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
+    # Several principals share an HTTP server: a remote client cannot open a directory the server's user did not.
+    sub = h.workdir / "sub"
+    sub.mkdir()
+    (sub / "in.txt").write_text("SUB-CONTENT\n")
+    (h.workdir / "beside.txt").write_text("BESIDE-CONTENT\n")
     http = httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-token"}, timeout=30)
     transport = streamable_http_client(http_url, http_client=http)
-    async with http, Client(transport, list_roots_callback=roots_callback(outside), mode=mode) as c:  # type: ignore[arg-type]
-        body = await ToolClient(c).call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(outside / "notes.txt")])
+    async with http, Client(transport, list_roots_callback=roots_callback(outside, sub), mode=mode) as c:  # type: ignore[arg-type]
+        tool = ToolClient(c)
+        body = await tool.call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(sub / "in.txt")])
         is_error = body.is_error
+        widened = await tool.call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(outside / "notes.txt")])
+        beside = await tool.call("chat", prompt="hi", model="alpha", absolute_file_paths=[str(h.workdir / "beside.txt")])
     assert not is_error, body
-    assert "OUTSIDE-CONTENT" in sent(h)
+    assert "SUB-CONTENT" in sent(h)
+    assert widened.is_error and widened.error_kind == "path_refused", widened.envelope
+    assert "only narrow" in widened.content, widened.content
+    assert beside.is_error and beside.error_kind == "path_refused", beside.envelope
+    assert "OUTSIDE-CONTENT" not in sent(h) and "BESIDE-CONTENT" not in sent(h)

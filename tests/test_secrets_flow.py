@@ -76,18 +76,19 @@ async def test_no_secret_reaches_the_provider_from_the_prompt_a_file_or_a_staged
 
 
 async def test_no_secret_lands_in_the_store_or_in_what_threads_prints(
-    connect: Callable[[], Any], tmp_path: Path
+    connect: Callable[[], Any], tmp_path: Path, fake_server: FakeProviderServer
 ) -> None:
+    fake_server.script({"text": f"Rotate {GITHUB_KEY} first."})  # the model's answer quotes a key too
     async with connect() as quorum:
         chat = await quorum.ok("chat", prompt=f"Is {OPENAI_KEY} still valid?", model=OPENAI.model)
         step = await quorum.ok("analyze", step=f"Trace where {OPENAI_KEY} is read", step_number=1, total_steps=2,
                                next_step_required=True, findings=f"config.py sets token={GITHUB_KEY}",
                                issues_found=[{"severity": "high", "description": f"hard-coded {GITHUB_KEY}"}],
-                               model=OPENAI.model)
+                               files_checked=[f"/notes/{OPENAI_KEY}.txt"], model=OPENAI.model)
         listed = await quorum.ok("threads", action="list")
         shown = [await quorum.ok("threads", action=a, continuation_id=r.thread_id)
                  for r in (chat, step) for a in ("show", "export")]
-    assert step.metadata["redactions"] == {"github_token": 2, "openai_key": 1}
+    assert step.metadata["redactions"] == {"github_token": 2, "openai_key": 2}
     stored = b"".join(p.read_bytes() for p in (tmp_path / "home").rglob("*") if p.is_file())
     assert b"[REDACTED:github_token]" in stored  # the findings were stored, redacted
     assert [s for s in SECRETS if s.encode() in stored] == []
@@ -144,3 +145,29 @@ async def test_clink_returns_and_stores_the_cli_output_redacted(harness_factory,
 async def test_an_error_reply_still_counts_what_was_redacted(harness) -> None:
     body = await harness.fail("chat", prompt=f"key {OPENAI_KEY}", model="no-such-model")
     assert body["metadata"]["redactions"] == {"openai_key": 1}
+
+
+FAILING_CLI = f"""
+import sys
+sys.stdin.read()
+sys.stderr.write("fatal: the key " + {OPENAI_KEY!r}[:3] + {OPENAI_KEY[3:]!r} + " was refused\\n")
+sys.exit(1)
+"""
+
+HANGING_CLI = f"""
+import sys, time
+sys.stdin.read()
+print("loaded " + {OPENAI_KEY!r}[:3] + {OPENAI_KEY[3:]!r}, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("script", [FAILING_CLI, HANGING_CLI], ids=["failure", "timeout"])
+async def test_a_clink_failure_never_shows_the_key_the_cli_printed(harness_factory, tmp_path: Path, script: str) -> None:
+    from tests.test_clink import fake_cli
+
+    cli = fake_cli(tmp_path, "fake-gemini", script)
+    h = await harness_factory({"QUORUM_CLINK_GEMINI_COMMAND": str(cli), "QUORUM_CLINK_TIMEOUT_S": "2"})
+    body = await h.fail("clink", "tool_error", prompt="What is configured?")
+    assert "[REDACTED:openai_key]" in body.content, body.content
+    assert leaked(json.dumps(body.envelope)) == []

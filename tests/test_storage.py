@@ -24,6 +24,7 @@ from utils.conversations.storage.base import ThreadFullError, ThreadNotFoundErro
 from utils.conversations.storage.factory import open_store
 from utils.conversations.storage.memory import MemoryThreadStore
 from utils.conversations.storage.sqlite import SqliteThreadStore, utc_text
+from utils.conversations.storage.records import excerpt
 from utils.conversations.storage.sqlite_migrations import SCHEMA_VERSION, migrate, schema_version
 from utils.conversations.turns import FileRef, Thread, Turn, utcnow
 
@@ -170,6 +171,9 @@ async def test_summaries_match_the_reference_summary_as_turns_arrive(store: Thre
     assert summary == summarise(await store.get(created.thread_id))
     assert summary.models == ("m0", "gpt-5") and summary.turn_count == 5
     assert summary.total_tokens == 3 * 13  # three priced turns, each 10 input + 3 output tokens
+    # Checked against the inputs themselves, not only against the same Totals code through another path.
+    assert summary.first_prompt == excerpt("  What   is\n\nthe plan? " * 20)
+    assert summary.total_cost_usd == pytest.approx(0.5 + 0.125 + 1e-6)
 
 
 async def test_delete_removes_a_thread_and_reports_whether_it_existed(store: ThreadStore) -> None:
@@ -361,10 +365,11 @@ async def test_sqlite_processes_racing_past_max_turns_store_exactly_the_limit(tm
 
 async def test_sqlite_migrations_are_idempotent_and_record_their_version(tmp_path: Path) -> None:
     path = tmp_path / "threads.sqlite3"
-    for _ in range(2):
+    for opened in range(2):
         store = SqliteThreadStore(path, TTL)
         await store.create(Thread())
         assert len(await store.list()) in (1, 2)
+        assert len(await store.list()) == opened + 1  # reopening kept the first thread
         await store.close()
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         assert schema_version(conn) == SCHEMA_VERSION
@@ -471,3 +476,17 @@ async def test_redis_threads_stored_before_owners_existed_belong_to_the_local_us
     assert await store.list(owners=("alice",)) == []
     assert (await store.get(old.thread_id)).owner == "local"
     await store.close()
+
+
+async def test_a_server_shutting_down_sweeps_expired_threads_out_of_its_database(tmp_path: Path) -> None:
+    from server import build_services
+
+    home = tmp_path / "home"
+    services = build_services(Settings.from_env({"QUORUM_HOME": str(home), "CONVERSATION_TIMEOUT_HOURS": "1"}), cwd=tmp_path)
+    live = await services.store.create(Thread())
+    when = utcnow() - timedelta(hours=3)
+    await services.store.create(Thread(created_at=when, updated_at=when, turns=(_turn("old"),)))
+    await services.aclose()
+    with closing(sqlite3.connect(home / "threads.sqlite3")) as conn:
+        assert [row[0] for row in conn.execute("SELECT id FROM threads")] == [live.thread_id]
+        assert conn.execute("SELECT COUNT(*) FROM turns").fetchone()[0] == 0

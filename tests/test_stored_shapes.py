@@ -171,3 +171,78 @@ async def test_a_workflow_run_stored_in_the_old_shape_continues_and_keeps_that_s
         assert set(stored) == {"run_id", "tool", "status", "steps", "params"}
     finally:
         await store.close()
+
+
+# A key pasted before every turn, request and state was redacted on the way in.
+OLD_KEY = "sk-proj-0ldSecretKeyAbcdefghij1234567890"
+LEAKY_TURNS = [
+    {**OLD_TURNS[0], "content": f"Why is {OLD_KEY} refused?"},
+    {**OLD_TURNS[1], "content": f"Rotate {OLD_KEY} today."},
+]
+
+
+async def _continue_and_check_no_old_key_leaves(harness: Any, stored: Any) -> None:
+    harness.fakes["custom"].queue("Rotated.")
+    await harness.ok("chat", prompt="Done?", model="alpha", continuation_id=THREAD)
+    sent = "\n".join(m.content for call in harness.fakes["custom"].calls for m in call.messages)
+    assert "Rotate [REDACTED:openai_key] today." in sent and OLD_KEY not in sent
+    assert OLD_KEY not in await stored()
+
+
+async def test_an_old_sqlite_thread_holding_a_key_is_redacted_when_the_store_is_upgraded(
+    harness_factory: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "threads.sqlite3"
+    _old_sqlite(path, 5)
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        for seq, turn in enumerate(LEAKY_TURNS):
+            conn.execute("UPDATE turns SET turn = ? WHERE thread_id = ? AND seq = ?", (json.dumps(turn), THREAD, seq))
+        conn.execute("UPDATE threads SET initial_request = ?, first_prompt = ?, state = ? WHERE id = ?",
+                     (json.dumps({"prompt": LEAKY_TURNS[0]["content"]}), LEAKY_TURNS[0]["content"],
+                      json.dumps({"note": {"text": OLD_KEY}}), THREAD))
+    store = SqliteThreadStore(path, TTL)
+
+    async def stored() -> str:
+        return "".join(p.read_bytes().decode(errors="replace") for p in tmp_path.glob("threads.sqlite3*"))
+
+    try:
+        await _continue_and_check_no_old_key_leaves(await harness_factory(store=store), stored)
+    finally:
+        await store.close()
+
+
+async def test_an_old_redis_thread_holding_a_key_is_redacted_when_the_store_is_upgraded(
+    harness_factory: Any, redis_url: str  # noqa: F811 (the fixture)
+) -> None:
+    from redis.asyncio import Redis
+
+    from utils.conversations.storage.redis_store import RedisThreadStore
+
+    prefix = f"old{uuid.uuid4().hex}:"
+    await _old_redis(redis_url, prefix)
+    client = Redis.from_url(redis_url, decode_responses=True)
+    await client.delete(f"{prefix}turns:{THREAD}")
+    await client.rpush(f"{prefix}turns:{THREAD}", *(json.dumps(t) for t in LEAKY_TURNS))
+    await client.hset(f"{prefix}thread:{THREAD}", mapping={
+        "initial_request": json.dumps({"prompt": LEAKY_TURNS[0]["content"]}), "first_prompt": LEAKY_TURNS[0]["content"]})
+    await client.hset(f"{prefix}state:{THREAD}", "note", json.dumps({"text": OLD_KEY}))
+    store = RedisThreadStore(redis_url, TTL, prefix=prefix)
+
+    async def stored() -> str:
+        keys = [k async for k in client.scan_iter(f"{prefix}*")]
+        values = []
+        for key in keys:
+            kind = await client.type(key)
+            if kind == "hash":
+                values.append(json.dumps(await client.hgetall(key)))
+            elif kind == "list":
+                values.append(json.dumps(await client.lrange(key, 0, -1)))
+        return "".join(values)
+
+    try:
+        harness = await harness_factory(store=store)
+        await harness.ok("threads", action="list")  # the first read upgrades the layout
+        await _continue_and_check_no_old_key_leaves(harness, stored)
+    finally:
+        await store.close()
+        await client.aclose()

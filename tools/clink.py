@@ -275,11 +275,16 @@ class ClinkTool(Tool):
                 exit_code=code,
             )
         answer, fmt = parse_output(out)
-        answer = redact_text(answer)  # a CLI may print what it read on its own: keys from files, its env
         if not answer:
             raise ToolError("tool_error", f"The {request.cli_name} CLI exited normally but printed no answer.")
         truncated = len(answer) > OUTPUT_CAP_CHARS
-        answer = _clip(answer, OUTPUT_CAP_CHARS)
+        # Cut first, at a line end so no secret is cut in two, then redacted off the event loop: a CLI may
+        # print what it read on its own (keys from files, its environment).
+        cut = answer[: answer.rfind("\n", 0, OUTPUT_CAP_CHARS) + 1 or OUTPUT_CAP_CHARS] if truncated else answer
+        left_out = len(answer) - len(cut)
+        answer = await asyncio.to_thread(redact_text, cut)
+        if truncated:
+            answer += f"\n[... {left_out:,} characters cut]"
         meta = {"cli_name": request.cli_name, "role": request.role, "output_format": fmt, "duration_s": duration,
                 "truncated": truncated, **({"notes": list(loaded.skipped)} if loaded.skipped else {})}
         user = Turn(

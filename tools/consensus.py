@@ -122,9 +122,9 @@ def _repeat_message(entries: Sequence[ModelStance], earlier: int, later: int) ->
 RETRY_ALLOWANCE_S = 30.0
 
 
-def per_model_deadline(settings: Settings) -> float:
+def per_model_deadline(settings: Settings, route: Route) -> float:
     """One model's own time bound: one full attempt plus a pause per retry; a second hang is cut off."""
-    return settings.provider_timeout_s + settings.max_retries * RETRY_ALLOWANCE_S
+    return settings.attempt_timeout(route.vendor.name)[0] + settings.max_retries * RETRY_ALLOWANCE_S
 
 
 def stance_prompts(text: str) -> tuple[str, dict[str, str]]:
@@ -268,7 +268,6 @@ class ConsensusTool(Tool):
         images = [await self._images(ctx, request, route) for route in routes]
         body, stances = stance_prompts(self.system_prompt())
         quiet = dataclasses.replace(ctx, progress=no_progress)  # one heartbeat for the whole fan-out
-        deadline = per_model_deadline(ctx.settings)
         started = time.monotonic()
         label = "consensus: " + ", ".join(r.spec.model_name for r in routes)
         async with heartbeat(ctx.progress, ctx.settings.heartbeat_s, label):
@@ -279,7 +278,7 @@ class ConsensusTool(Tool):
                             quiet, request, entry, route,
                             system_prompt=perspective_system_prompt(body, stances, entry),
                             new_input=perspective_input(request),
-                            files=files, deadline=deadline, images=imgs, note=note,
+                            files=files, deadline=per_model_deadline(ctx.settings, route), images=imgs, note=note,
                         )
                     )
                     for entry, route, (imgs, note) in zip(request.models, routes, images)
@@ -295,7 +294,7 @@ class ConsensusTool(Tool):
                     quiet, request, ModelStance(model=synthesis_route.spec.model_name, stance_prompt=None), synthesis_route,
                     system_prompt=self.system_prompt("consensus_synthesis"),
                     new_input=synthesis_input(request, perspectives),
-                    files=files, deadline=deadline,
+                    files=files, deadline=per_model_deadline(ctx.settings, synthesis_route),
                 )
         timing = {"wall_time_s": time.monotonic() - started, "perspectives_s": fan_out}
         output = self._output(request, perspectives, synthesis, timing)
@@ -352,7 +351,8 @@ class ConsensusTool(Tool):
                 attempts=exc.details.get("attempts"),
             )
         except TimeoutError:
-            message = f"no answer within {deadline:g}s, this model's time bound in consensus (QUORUM_PROVIDER_TIMEOUT_S)"
+            message = (f"no answer within {deadline:g}s, this model's time bound in consensus "
+                       f"({ctx.settings.attempt_timeout(route.vendor.name)[1]})")
             return Perspective(entry, route, error=message, error_kind="provider_error", seconds=time.monotonic() - started, note=note)
         left_out = dropped_note(answer.plan)
         note = "; ".join(n for n in (note, left_out) if n) or None

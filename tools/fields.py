@@ -80,11 +80,3 @@ class FileFields(StrictModel):
         return self.working_directory_absolute_path
 
 
-# Fields that name things rather than say them: paths, images, ids, models, git refs. Secret redaction
-# passes them by (a path or a thread id with `[REDACTED]` in it would only break the call); every other
-# string a caller sends is free text and is redacted before it reaches a model or the store.
-NAMING_FIELDS = frozenset({
-    "absolute_file_paths", "images", "files_checked", "relevant_files", "style_guide_examples",
-    "working_directory_absolute_path", "path", "continuation_id", "model", "synthesis_model", "compare_to",
-    "branch_id",
-})

@@ -7,10 +7,9 @@ from typing import Literal
 from pydantic import Field
 
 from tools.base import Tool, ToolError, ToolOutput
-from tools.fields import NAMING_FIELDS, StrictModel
+from tools.fields import StrictModel
 from tools.pipeline.context import RequestContext
-from utils.conversations.storage.base import ThreadNotFoundError
-from utils.privacy.redaction import redact_text, redact_tree
+from utils.privacy.redaction import NAMING_FIELDS, redact_text, redact_tree
 
 
 class ThreadsRequest(StrictModel):
@@ -57,12 +56,11 @@ class ThreadsTool(Tool):
             if not await store.delete(thread_id, owners=owners):
                 raise ToolError("unknown_thread", f"Conversation '{thread_id}' does not exist; nothing was deleted.")
             return ToolOutput(content=f"Deleted conversation {thread_id}.", metadata={"deleted": thread_id})
-        try:
-            thread = await store.get(thread_id, owners=owners)
-        except ThreadNotFoundError as exc:
-            raise ToolError("unknown_thread", str(exc)) from exc
-        # Threads stored before redaction covered everything may still hold a secret: never print it.
-        thread = redact_tree(thread, NAMING_FIELDS)
+        # The dispatcher loaded the thread (thread_ref) for this caller's owners; an unknown id was refused there.
+        if ctx.thread is None:
+            raise ToolError("unknown_thread", f"Conversation '{thread_id}' was not found; list threads to find it.")
+        # A thread written straight to a store by older code may still hold a secret: never print it.
+        thread = redact_tree(ctx.thread, NAMING_FIELDS)
         tokens = thread.token_totals()
         totals = {"turns": len(thread.turns), "cost_usd": thread.total_cost_usd, "tokens": tokens}
         if request.action == "export":

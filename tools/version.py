@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import platform
 import sys
@@ -33,7 +34,7 @@ class VersionTool(Tool):
             storage["path"] = str(s.database_path)
         elif s.storage == "redis":
             storage["url"] = s.redis_url.split("@")[-1]
-        weight = tools_list_weight(ctx.services.tools)
+        weight = await asyncio.to_thread(tools_list_weight, ctx.services.tools)  # may load an encoding
         info = {
             "name": "quorum",
             "version": VERSION,

@@ -181,7 +181,8 @@ async def consult(
         return plan, request
 
     try:
-        first = prepare(chosen)
+        # Off the event loop: counting tokens may load an encoding (~0.4 s the first time) or count large files.
+        first = await asyncio.to_thread(prepare, chosen)
     except FilesDoNotFitError as exc:
         raise refusal(exc, chosen, alone=route is None) from exc
     except PromptTooLargeError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,15 +13,21 @@ from providers.registry import Category, ProviderRegistry, Route
 from tools.pipeline.progress import ProgressFn
 from utils.access.principals import LOCAL, Principal
 from utils.config.settings import Settings
-from utils.conversations.storage.base import ThreadStore
+from utils.conversations.storage.base import StoreError, ThreadStore
 from utils.conversations.turns import Thread
 from utils.gate.file_cache import FileCache
 from utils.gate.security import PathPolicy
 from utils.prompting.budget import Allocation
 from utils.prompting.render_cache import RenderCache
 
+logger = logging.getLogger(__name__)
+
+# Expiry is a query; at shutdown it also deletes what has expired, within this bound.
+_EXPIRE_AT_EXIT_S = 5.0
+
 if TYPE_CHECKING:
     from tools.base import Tool
+
 
 async def no_progress(_: float, __: str) -> None:
     return None
@@ -38,6 +46,18 @@ class Services:
     # Content read, rendered and counted once per version, so a continuation turn does not redo it.
     file_cache: FileCache = field(default_factory=FileCache)
     render_cache: RenderCache = field(default_factory=RenderCache)
+
+    async def aclose(self) -> None:
+        """At shutdown: sweep expired threads out of the store (bounded, never fatal), then close everything."""
+        try:
+            async with asyncio.timeout(_EXPIRE_AT_EXIT_S):
+                removed = await self.store.expire()
+            if removed:
+                logger.info("removed %d expired conversation(s)", removed)
+        except (TimeoutError, StoreError) as exc:
+            logger.warning("expired conversations were not swept at shutdown: %s", exc or "it took too long")
+        await self.registry.aclose()
+        await self.store.close()
 
 
 @dataclass(frozen=True)

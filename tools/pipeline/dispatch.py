@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from pydantic import ValidationError
 
 from providers.registry import ModelResolutionError, Route
 from tools.base import Tool, ToolError, ToolOutput
-from tools.fields import NAMING_FIELDS, StrictModel
+from tools.fields import StrictModel
 from tools.pipeline.arguments import describe_validation, without_control_fields
 from tools.pipeline.context import RequestContext, Services, no_progress
 from tools.pipeline.envelope import ContinuationOffer, Envelope, ErrorKind, error_envelope, serialise
@@ -28,7 +27,7 @@ from utils.gate.images import describe_data_url
 from utils.gate.prompt import take_prompt_file
 from utils.gate.roots import decide_roots, narrow
 from utils.gate.security import PathPolicy
-from utils.privacy.redaction import counting_redactions, redact_text, redact_tree
+from utils.privacy.redaction import NAMING_FIELDS, counting_redactions, redact_text, redact_tree
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +39,22 @@ def stored_request(arguments: dict[str, Any]) -> dict[str, Any]:
 
     def keep(value: Any) -> Any:
         if isinstance(value, str):
-            return describe_data_url(value) if value.startswith("data:") else value[:PROMPT_STORE_CHARS]
+            return value[:PROMPT_STORE_CHARS]
         if isinstance(value, list):
             return [keep(v) for v in value[:100]]
         if isinstance(value, dict):
             return {k: keep(v) for k, v in list(value.items())[:100]}
         return value
 
-    return {k: keep(v) for k, v in arguments.items()}
+    def image(item: Any) -> Any:
+        return describe_data_url(item) if isinstance(item, str) and item.startswith("data:") else keep(item)
+
+    stored = {k: keep(v) for k, v in arguments.items()}
+    # Only under `images` is a "data:" string an image; elsewhere it is text that happens to start so.
+    images = arguments.get("images")
+    if images is not None:
+        stored["images"] = [image(i) for i in images[:100]] if isinstance(images, list) else image(images)
+    return stored
 
 
 def overflow_dir(policy: PathPolicy, default: Path) -> Path:
@@ -59,12 +66,10 @@ def overflow_dir(policy: PathPolicy, default: Path) -> Path:
     return wd / ".quorum" / "outputs" if wd is not None and wd not in (Path("/"), Path.home()) else default
 
 
-def store_failure(exc: Exception) -> str:
-    """What a storage failure tells the caller: the store's own explanation, and what to do."""
-    detail = str(exc) if isinstance(exc, StoreError) else (
-        f"the SQLite database failed ({exc}); check that QUORUM_HOME is writable and on a local disk"
-    )
-    return f"Quorum could not read or write its conversation store: {detail.rstrip('.')}. Nothing new was recorded; retry the call."
+def store_failure(exc: StoreError) -> str:
+    """What a storage failure tells the caller: the store's own explanation (each backend translates its
+    driver's errors into StoreError), and what to do."""
+    return f"Quorum could not read or write its conversation store: {str(exc).rstrip('.')}. Nothing new was recorded; retry the call."
 
 
 class Dispatcher:
@@ -92,15 +97,14 @@ class Dispatcher:
         try:
             with counting_redactions(replaced):
                 tool, request, redacted = self._admit(name, arguments or {})
-                policy = await asyncio.to_thread(self._policy, request, client_roots)
+                policy = await asyncio.to_thread(self._policy, request, client_roots, principal == LOCAL)
                 overflow = overflow_dir(policy, overflow)
                 envelope = await self._call(tool, request, redacted, policy, overflow, progress, principal)
             is_error = False
-        except ToolError as exc:
-            envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
-        except GateError as exc:  # the one place where a refused input becomes an error envelope
-            envelope = error_envelope(exc.kind, exc.message, name, **exc.details)
-        except (StoreError, sqlite3.Error) as exc:
+        except (ToolError, GateError) as exc:  # the one place where a refusal becomes an error envelope
+            # Redacted here, whatever raised it: an error may quote a CLI's output or a path's surroundings.
+            envelope = error_envelope(exc.kind, redact_text(exc.message), name, **exc.details)
+        except StoreError as exc:
             logger.exception("conversation store failed during %s", name)
             envelope = error_envelope("storage_error", store_failure(exc), name)
         except Exception:
@@ -155,12 +159,15 @@ class Dispatcher:
         thread = await self._record(tool, request, ctx, output, arguments)
         return self._envelope(tool, ctx, output, thread)
 
-    def _policy(self, request: StrictModel, client_roots: tuple[Path, ...] | None) -> PathPolicy:
-        """The call's path policy: the user's roots, narrowed to the working directory the call names."""
+    def _policy(self, request: StrictModel, client_roots: tuple[Path, ...] | None, local: bool) -> PathPolicy:
+        """The call's path policy: the user's roots, narrowed to the working directory the call names.
+
+        Only the local user's own client may add roots; a remote principal's client roots can only narrow them.
+        """
         settings = self.services.settings
         roots = decide_roots(
             server_cwd=self.services.server_cwd, configured=settings.allowed_roots, client=client_roots,
-            home=Path.home(),
+            home=Path.home(), client_widens=local,
         )
         policy = roots.policy(allow_secret_files=settings.allow_secret_files)
         raw_wd = request.working_directory()
@@ -217,9 +224,11 @@ class Dispatcher:
     ) -> Thread | None:
         if not tool.conversational or (not output.turns and output.state is None):
             return ctx.thread
-        # Nothing is stored unredacted: model answers, CLI output and workflow state included.
+        # Nothing is stored unredacted. Turns are redacted here (model answers and CLI output included). Tool
+        # state is built only from admitted arguments (redacted in _admit) and from state stored earlier (redacted
+        # on its way in, or by the store's upgrade), so it is not scanned again: a long run would cost O(steps).
         turns = [t.model_copy(update={"content": redact_text(t.content)}) for t in output.turns]
-        state = redact_tree(output.state, NAMING_FIELDS)
+        state = output.state
         store = self.services.store
         limit = self.services.settings.max_conversation_turns
         try:
@@ -236,7 +245,7 @@ class Dispatcher:
                     state=state or {},
                 )
             )
-        except (StoreError, sqlite3.Error) as exc:
+        except StoreError as exc:
             # The answer is returned inside the error so the work done (and paid for) is not lost.
             lost: ErrorKind = (
                 "thread_full" if isinstance(exc, ThreadFullError)

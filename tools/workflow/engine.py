@@ -9,6 +9,7 @@ step N and later ones, so a failed final step can simply be retried.
 
 from __future__ import annotations
 
+import functools
 import asyncio
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -173,10 +174,11 @@ async def _finish(
     files = list(loaded.files)
     more, skipped = await _load_lenient(ctx, extra_input.files, {f.path for f in files})
     run_id = run.run_id
+    fit = functools.cache(extra_input.within)  # per model: once for the prompt, again for the notes of the answer
     answer = await consult(
         ctx,
         system_prompt=Tool.system_prompt(spec.name),
-        new_input=lambda allocation: expert_input_text(spec, run, extra_input.within(allocation)[0]),
+        new_input=lambda allocation: expert_input_text(spec, run, fit(allocation)[0]),
         files=files,
         optional_files=more,
         thinking_mode=getattr(request, "thinking_mode", None) or ctx.settings.default_thinking_mode(spec.name),
@@ -184,7 +186,7 @@ async def _finish(
     )
     user, assistant = exchange_turns(spec.name, render_step(spec.name, record, request.total_steps), answer, extra_meta=meta)
     metadata = answer.metadata()
-    cuts = extra_input.within(answer.route.spec.allocation())[1]
+    cuts = fit(answer.route.spec.allocation())[1]
     metadata["notes"] = [*metadata["notes"], *notes, *extra_input.notes, *cuts, *loaded.skipped, *skipped]
     analysis: Any = parse_answer(answer.text)
     content = f"{spec.name} complete after {len(run.steps)} steps; the expert's review is in expert_analysis. "

@@ -180,11 +180,12 @@ async def collect_changes(
         if not safe or not with_diff:
             continue
         text = await git(root, "diff", "--no-color", *args, "--", *safe, filters=drivers)
-        text = redact_text(text)
         if len(text) > budget:
             notes.append(f"{title.lower()}: diff cut at {budget:,} characters; review the rest in the files")
-            text = text[:budget]
-        budget -= len(text)
+            text = text[: text.rfind("\n", 0, budget) + 1 or budget]  # at a line end, so no secret is cut in two
+        # Cut first, then redacted off the event loop: only what is sent is scanned.
+        text = await asyncio.to_thread(redact_text, text)
+        budget = max(budget - len(text), 0)
         diffs.append((title, text))
     untracked: list[str] = []
     if unstaged or compare_to:

@@ -62,7 +62,12 @@ def _scope(request: PrecommitRequest) -> str:
 
 
 async def check(request: PrecommitRequest, ctx: RequestContext, run: Run) -> tuple[str, ...]:
-    """Every step: the path must be a repository. Step 1 also lists what changed."""
+    """Every intermediate step: the path must be a repository. Step 1 also lists what changed.
+
+    The final step reads the change with its diff in `prepare`, which refuses the same bad paths: git runs once.
+    """
+    if not request.next_step_required:
+        return ()
     changes = await _changes(request, ctx, with_diff=False)
     if changes.empty:
         return (f"git reports no changes ({_scope(request)}) under {changes.root}: check path, compare_to and include_*.",)

@@ -90,5 +90,4 @@ async def serve_http(services: Any, server: Any) -> None:
     try:
         await uvicorn.Server(config).serve()
     finally:
-        await services.registry.aclose()
-        await services.store.close()
+        await services.aclose()

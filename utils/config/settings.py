@@ -172,6 +172,17 @@ class Settings(BaseModel):
         """The thinking mode a tool uses when the call names none (PAL's DEFAULT_THINKING_MODE_THINKDEEP)."""
         return self.default_thinking_mode_thinkdeep if tool == "thinkdeep" else None
 
+    def attempt_timeout(self, vendor: str) -> tuple[float, str]:
+        """One provider attempt's time bound for a vendor, and the variable that sets it (PAL's CUSTOM_READ_TIMEOUT
+        for the local server)."""
+        if vendor == "custom" and self.custom_read_timeout_s:
+            return self.custom_read_timeout_s, "CUSTOM_READ_TIMEOUT"
+        return self.provider_timeout_s, "QUORUM_PROVIDER_TIMEOUT_S"
+
+    def connect_timeout(self, vendor: str) -> float:
+        """The connection timeout for a vendor (PAL's CUSTOM_CONNECT_TIMEOUT for the local server)."""
+        return (self.custom_connect_timeout_s if vendor == "custom" else None) or self.connect_timeout_s
+
     def get(self, name: str, default: str = "") -> str:
         """A raw environment value (provider keys and URLs)."""
         return self.env.get(name, default)

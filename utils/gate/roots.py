@@ -1,7 +1,7 @@
 """Which directories a call may read: decided by the user's configuration and client, never by the call.
 
 Allowed roots are the client's MCP roots (when it declares the roots capability), the server's working
-directory and QUORUM_ALLOWED_ROOTS. `/` and the home directory itself are never taken from the client
+directory and QUORUM_ALLOWED_ROOTS; a remote (HTTP) client's roots can only narrow the other two. `/` and the home directory itself are never taken from the client
 or the working directory — a server started from `~` would otherwise open every dotfile — only from
 QUORUM_ALLOWED_ROOTS, which the user writes on purpose. A call's working_directory_absolute_path can
 only narrow the roots to a directory inside them.
@@ -52,20 +52,35 @@ def decide_roots(
     configured: Sequence[Path],
     client: Sequence[Path] | None,
     home: Path,
+    client_widens: bool = True,
 ) -> Roots:
-    """The allowed roots from the three sources the user controls."""
+    """The allowed roots from the sources the user controls.
+
+    The local (stdio) client is the user's own agent: its roots add to the server's. A remote (HTTP) client
+    is one of several callers, so with `client_widens` false its roots can only narrow the server's.
+    """
     home = _resolve(home)
-    allowed: list[Path] = []
     ignored: list[str] = []
-    implicit = [(p, "a client root") for p in (client or ())] + [(server_cwd, "the server's working directory")]
-    for path, label in implicit:
+
+    def usable(path: Path, label: str) -> Path | None:
         resolved = _resolve(path)
         broad = _too_broad(resolved, home)
-        if broad is not None:
-            ignored.append(f"{label} '{resolved}' ({broad}; set QUORUM_ALLOWED_ROOTS or start the server in a project)")
-            continue
-        allowed.append(resolved)
-    allowed.extend(_resolve(p) for p in configured)
+        if broad is None:
+            return resolved
+        ignored.append(f"{label} '{resolved}' ({broad}; set QUORUM_ALLOWED_ROOTS or start the server in a project)")
+        return None
+
+    own = usable(server_cwd, "the server's working directory")
+    server = [*([own] if own else []), *(_resolve(p) for p in configured)]
+    declared = [r for p in (client or ()) if (r := usable(p, "a client root")) is not None]
+    if client is None:
+        allowed = server
+    elif client_widens:
+        allowed = [*declared, *server]
+    else:
+        allowed = [r for r in declared if any(r.is_relative_to(s) for s in server)]
+        ignored += [f"a client root '{r}' (outside the server's roots: a remote client's roots can only narrow them)"
+                    for r in declared if r not in allowed]
     return Roots(allowed=tuple(dict.fromkeys(allowed)), client_declared=client is not None, ignored=tuple(ignored))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -219,6 +220,16 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     return taken
 
 
+# Fields that name things Quorum opens or resolves: paths read through the gate, images, ids, models, git
+# refs. Secret redaction passes them by (a path or a thread id with `[REDACTED]` in it would only break the
+# call); every other string a caller sends is free text and is redacted before it reaches a model or the
+# store — `files_checked` and `branch_id` too: nothing opens them, and they reach the expert's prompt.
+NAMING_FIELDS = frozenset({
+    "absolute_file_paths", "images", "relevant_files", "style_guide_examples",
+    "working_directory_absolute_path", "path", "continuation_id", "model", "synthesis_model", "compare_to",
+})
+
+
 def redact_secrets(text: str) -> tuple[str, Counts]:
     """Replace recognisable secrets with `[REDACTED:<kind>]`; return the text and the count per kind."""
     spans = _spans(text)
@@ -235,6 +246,19 @@ def redact_secrets(text: str) -> tuple[str, Counts]:
     if tally is not None:
         tally.update(counts)
     return "".join(pieces) + text[last:], dict(counts)
+
+
+def redact_stored_json(text: str, *, turn: bool = False) -> str:
+    """A stored JSON document with its secrets redacted: a turn's content, or every free-text string of a tree.
+
+    For data written before redaction existed (storage upgrades); returns `text` itself when nothing changed.
+    """
+    data = json.loads(text)
+    if turn and isinstance(data, dict) and isinstance(data.get("content"), str):
+        cleaned = dict(data, content=redact_text(data["content"]))
+    else:
+        cleaned = redact_tree(data, NAMING_FIELDS)
+    return text if cleaned == data else json.dumps(cleaned)
 
 
 def count_redactions(counts: Counts) -> None:

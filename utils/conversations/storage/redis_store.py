@@ -15,6 +15,7 @@ from utils.conversations.storage.base import LOCAL_VIEW, StoreError, ThreadFullE
 from utils.conversations.storage.records import bounded, cutoff_for, epoch, parse_utc, utc_text
 from utils.conversations.storage.summary import Totals, totals_of
 from utils.conversations.turns import LOCAL_OWNER, Thread, Turn, has_room, utcnow
+from utils.privacy.redaction import redact_stored_json, redact_text
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -74,8 +75,9 @@ return 0
 """
 
 _EXPIRE_BATCH = 500
-# Bumped when stored data needs adopting by a newer layout: 2 = every thread has an owner and an owner index.
-_LAYOUT = 2
+# Bumped when stored data needs adopting by a newer layout: 2 = every thread has an owner and an owner index;
+# 3 = what was stored before redaction covered it (turns, first request, first prompt, state) is redacted.
+_LAYOUT = 3
 # Each lost try means another append to the thread landed, so this bounds only a pathological pile-up.
 _APPEND_TRIES = 1_000
 _TOTAL_FIELDS = ("first_prompt", "models", "cost", "tokens")
@@ -262,15 +264,37 @@ class RedisThreadStore:
         if self._adopted:
             return
         marker = f"{self.prefix}layout"
-        if int(await self._client.get(marker) or 0) < _LAYOUT:
+        layout = int(await self._client.get(marker) or 0)
+        if layout < _LAYOUT:
             found = cast(list[tuple[str, float]], await self._client.zrange(self._index, 0, -1, withscores=True))
             for thread_id, score in found:
-                head_key = self._keys(str(thread_id))[0]
-                if await self._client.eval(_ADOPT_LUA, 1, head_key, LOCAL_OWNER):
-                    await self._client.zadd(self._owned + LOCAL_OWNER, {str(thread_id): score})
+                if layout < 2:
+                    head_key = self._keys(str(thread_id))[0]
+                    if await self._client.eval(_ADOPT_LUA, 1, head_key, LOCAL_OWNER):
+                        await self._client.zadd(self._owned + LOCAL_OWNER, {str(thread_id): score})
+                await self._redact_stored(str(thread_id))
             await self._client.sadd(f"{self.prefix}owners", LOCAL_OWNER)
             await self._client.set(marker, _LAYOUT)
         self._adopted = True
+
+    async def _redact_stored(self, thread_id: str) -> None:
+        """Redact, in place, what one thread stored before redaction covered it (changed values only)."""
+        head_key, turns_key, state_key = self._keys(thread_id)
+        turns = cast(list[str], await self._client.lrange(turns_key, 0, -1))
+        for index, turn in enumerate(turns):
+            if (cleaned := redact_stored_json(turn, turn=True)) is not turn:
+                await self._client.lset(turns_key, index, cleaned)
+        state = cast(dict[str, str], await self._client.hgetall(state_key))
+        changed: dict[Any, str] = {
+            key: cleaned for key, value in state.items() if (cleaned := redact_stored_json(value)) is not value
+        }
+        initial, first = cast(list[str | None], await self._client.hmget(head_key, ["initial_request", "first_prompt"]))
+        if initial is not None and (cleaned := redact_stored_json(initial)) is not initial:
+            await self._client.hset(head_key, "initial_request", cleaned)
+        if first is not None and (clean_first := redact_text(first)) != first:
+            await self._client.hset(head_key, "first_prompt", clean_first)
+        if changed:
+            await self._client.hset(state_key, mapping=changed)
 
     async def _page(self, owners: Sequence[str], limit: int, offset: int) -> list[str]:
         """Ids of the owners' live threads, newest first: one index read per owner, merged by update time."""

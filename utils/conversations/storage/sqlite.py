@@ -36,6 +36,8 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # Deleted or rewritten rows are zeroed, not left in free pages: a redacted or deleted thread leaves no trace.
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 

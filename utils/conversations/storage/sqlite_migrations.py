@@ -15,6 +15,7 @@ from typing import Any, Union
 
 from utils.conversations.storage.summary import Totals, opening_totals
 from utils.conversations.turns import Turn
+from utils.privacy.redaction import redact_stored_json
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,18 @@ def _recompute_totals(conn: sqlite3.Connection) -> None:
         turns = [Turn.model_validate_json(text) for (text,) in rows]
         totals = opening_totals(json.loads(initial_request)).extended(turns)
         conn.execute(f"UPDATE threads SET {TOTALS_SET} WHERE id = ?", (*totals_row(totals), thread_id))
+
+
+def _redact_stored(conn: sqlite3.Connection) -> None:
+    """Redact what was stored before redaction covered it: turn contents, first requests and tool state."""
+    for thread_id, seq, turn in conn.execute("SELECT thread_id, seq, turn FROM turns").fetchall():
+        cleaned = redact_stored_json(turn, turn=True)
+        if cleaned is not turn:
+            conn.execute("UPDATE turns SET turn = ? WHERE thread_id = ? AND seq = ?", (cleaned, thread_id, seq))
+    for thread_id, initial, state in conn.execute("SELECT id, initial_request, state FROM threads").fetchall():
+        conn.execute("UPDATE threads SET initial_request = ?, state = ? WHERE id = ?",
+                     (redact_stored_json(initial), redact_stored_json(state), thread_id))
+    _recompute_totals(conn)  # the first prompt shown by `threads list` comes from the turns
 
 
 # A step is SQL statements, or a Python function for data work (summaries are computed in Python only).
@@ -89,6 +102,10 @@ MIGRATIONS: tuple[Step, ...] = (
         # the SQL backfills steps 2 and 3 once ran, so no summary is computed in SQL any more.
         _recompute_totals,
     ),
+    (
+        # Secrets stored before every turn, request and state was redacted on the way in are redacted once.
+        _redact_stored,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -125,6 +142,10 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         if current < target:
             conn.execute(f"PRAGMA user_version = {int(target)}")
     applied = max(0, target - current)
+    if applied and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        # Upgrades rewrite data (the redaction step): move it into the database file now, so the old pages,
+        # secrets included, do not outlive the upgrade in the file until some later checkpoint.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     if applied:
         logger.info("migrated thread database from schema %d to %d", current, target)
     return applied
