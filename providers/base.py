@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from providers.catalogue import ModelSpec
+from utils.vocabulary import ThinkingMode
 
 # "system" is only used inside the adapters, for instructions placed after the material.
 Role = Literal["user", "assistant", "system"]
-ThinkingMode = Literal["minimal", "low", "medium", "high", "max"]
 
 
 @dataclass(frozen=True)

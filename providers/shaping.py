@@ -14,10 +14,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from providers.base import GenerateRequest, ImageInput, Message, ThinkingMode
+from providers.base import GenerateRequest, ImageInput, Message
 from providers.catalogue import Effort, ModelSpec
 from providers.errors import BadRequestError
 from utils.gate.images import MIB, image_limit_bytes
+from utils.vocabulary import ThinkingMode
 
 EFFORT_SCALE: tuple[Effort, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 # What a model with an effort setting accepts when its catalogue entry does not say.

@@ -20,11 +20,16 @@ from utils.conversations.storage.memory import MemoryThreadStore
 pytest_plugins = ["tests.fakes.fixtures"]
 
 
+# Opt-in tiers against real things that a fresh machine does not have: a built local model server
+# (./run-tests.sh --real-model) and another server's real configuration files (-m real_config).
+OPT_IN_MARKERS = ("real_model", "real_config")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The real-model tier runs only when asked for by marker: a normal run neither builds nor starts a model."""
-    if "real_model" in (config.getoption("markexpr") or ""):
-        return
-    kept = [item for item in items if item.get_closest_marker("real_model") is None]
+    """An opt-in tier runs only when asked for by its marker: a normal run neither builds nor reads them."""
+    asked = config.getoption("markexpr") or ""
+    held = [m for m in OPT_IN_MARKERS if m not in asked]
+    kept = [item for item in items if not any(item.get_closest_marker(m) for m in held)]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

@@ -385,7 +385,7 @@ def test_precommit_on_a_hostile_repository_never_runs_its_commands(
     args = {"step": "check the change", "step_number": 1, "total_steps": 1, "next_step_required": False, "findings": "f",
             "path": live.domain.repo, "include_staged": staged, "include_unstaged": unstaged, "confidence": "high"}
     envelope = checked_call(live, "precommit", {**args, **({"compare_to": ref} if ref else {})}, "hostile repo")
-    if ref is None and (staged or unstaged):
+    if ref is None and unstaged:  # the fuzzed repository holds unstaged changes: their diff was read
         assert envelope["status"] != "error", envelope["content"]
     canary = Path(live.domain.canary)
     assert not canary.exists(), f"git ran the repository's commands: {canary.read_text()[:200]}"

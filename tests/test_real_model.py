@@ -67,6 +67,19 @@ async def test_discovery_lists_the_served_alias_and_takes_the_window_from_custom
     assert "context 32,768 (window: not reported; assumed 32,768" in listed.content and "output 2,048" in listed.content
 
 
+async def test_an_undeclared_served_gemma_gets_the_system_prompt_folded_in_and_the_real_server_reads_it(
+    one: LlamaServer, tmp_path: Path,
+) -> None:
+    # Nothing declared: the served name alone tells Quorum this model has no system role. Were the system prompt
+    # sent as a system message, the server's gemma format would drop it and count only the short prompt.
+    told = environment(tmp_path / "auto", CUSTOM_API_URL=one.url, CUSTOM_CONTEXT_WINDOW=str(N_CTX),
+                       QUORUM_MAX_RETRIES="0")
+    async with quorum(told, tmp_path) as q:
+        answer = await q.ok("chat", prompt="hi", model=ALIAS)
+    estimate = answer.metadata["prompt"]["prompt_tokens_estimate"]["system_and_input"]
+    assert answer.metadata["tokens"]["input"] >= estimate // 2, (answer.metadata["tokens"], estimate)
+
+
 async def test_chat_and_its_continuation_reach_the_real_model_with_a_bounded_answer(
     one: LlamaServer, tmp_path: Path,
 ) -> None:

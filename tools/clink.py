@@ -24,9 +24,8 @@ from tools.pipeline.envelope import CONTINUATION_AVAILABLE
 from tools.pipeline.inputs import load_files
 from tools.pipeline.progress import heartbeat
 from utils.conversations.turns import Turn, image_refs
-from utils.gate.errors import GateError
 from utils.gate.files import FileContent, render_file_block
-from utils.gate.images import load_image
+from utils.gate.images import checked_images
 from utils.privacy.redaction import redact_text
 from utils.prompting.builder import render_turn
 
@@ -100,11 +99,7 @@ def render_history(turns: tuple[Turn, ...], budget: int = HISTORY_BUDGET_CHARS) 
 def _image_paths(ctx: RequestContext, images: list[str], scratch: Path) -> list[str]:
     """Copies of the checked images in `scratch`: the CLI reads what the gate read, not a path that may change."""
     paths: list[str] = []
-    for n, item in enumerate(images):
-        try:
-            image = load_image(item, ctx.policy, None)
-        except GateError as exc:
-            raise exc.about("images") from exc
+    for n, image in enumerate(checked_images(images, ctx.policy, None)):
         ext = (mimetypes.guess_extension(image.mime_type) or ".png").lstrip(".")
         target = scratch / f"image-{n}.{ext}"
         target.write_bytes(image.data)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from providers.base import ThinkingMode
+from utils.vocabulary import ThinkingMode
 
 
 def _one_or_many(value: Any) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from providers.base import GenerateRequest, GenerateResult, ImageInput, Message, ThinkingMode
+from providers.base import GenerateRequest, GenerateResult, ImageInput, Message
 from providers.calling import CallFailed, Unsuitable, call_model
 from providers.failover import Hop
 from providers.registry import Route
@@ -24,6 +24,7 @@ from utils.conversations.turns import FileRef, Turn, Usage, image_refs
 from utils.gate.files import FileContent
 from utils.prompting.budget import Allocation
 from utils.prompting.builder import FilesDoNotFitError, PromptPlan, PromptTooLargeError, build_prompt
+from utils.vocabulary import ThinkingMode
 
 @dataclass(frozen=True)
 class Answer:

@@ -15,7 +15,7 @@ from tools.base import ToolError
 from tools.pipeline.context import RequestContext
 from utils.gate.errors import GateError
 from utils.gate.files import FileContent, LoadedFiles, load_text_files, read_file
-from utils.gate.images import load_image
+from utils.gate.images import checked_images
 
 # Bytes of files read for one call: a generous bytes-per-token bound on the model's file budget (text runs
 # 3-4 bytes a token; more only for long runs of spaces), never above the ceiling, never below one file.
@@ -77,14 +77,7 @@ async def load_images(ctx: RequestContext, images: Sequence[str], route: Route) 
         )
 
     def load() -> list[ImageInput]:
-        limit = route.spec.max_image_size_mb
-        loaded = []
-        for item in images:
-            try:
-                image = load_image(item, ctx.policy, limit)
-            except GateError as exc:
-                raise exc.about("images") from exc
-            loaded.append(ImageInput(mime_type=image.mime_type, data=image.data))
-        return loaded
+        gated = checked_images(images, ctx.policy, route.spec.max_image_size_mb)
+        return [ImageInput(mime_type=image.mime_type, data=image.data) for image in gated]
 
     return tuple(await asyncio.to_thread(load))

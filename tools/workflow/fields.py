@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from providers.base import ThinkingMode
 from tools.fields import StrList, StrictModel, ThreadFields
+from utils.vocabulary import ThinkingMode
 
 Confidence = Literal["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"]
 Severity = Literal["critical", "high", "medium", "low"]

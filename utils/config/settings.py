@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from utils.config.problems import ConfigProblem
+from utils.vocabulary import ThinkingMode
 
 PLACEHOLDER_MARKERS = ("your_", "your-", "<", "changeme", "xxx", "placeholder", "replace_me", "sk-...")
 
@@ -28,8 +29,6 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-# The thinking modes (providers.base.ThinkingMode, restated: settings sit below providers).
-ThinkingModeSetting = Literal["minimal", "low", "medium", "high", "max"]
 # PAL / Zen's switch that lets .env override the real environment.
 FORCE_DOTENV_SWITCHES = ("PAL_MCP_FORCE_ENV_OVERRIDE", "ZEN_MCP_FORCE_ENV_OVERRIDE")
 _SECRET_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
@@ -76,7 +75,7 @@ class Settings(BaseModel):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     locale: str = Field("", alias="LOCALE")
     # Unset: thinkdeep leaves the thinking mode to the model, like every other tool.
-    default_thinking_mode_thinkdeep: ThinkingModeSetting | None = Field(
+    default_thinking_mode_thinkdeep: ThinkingMode | None = Field(
         None, alias="DEFAULT_THINKING_MODE_THINKDEEP")
     # The window of a local model whose server does not say it (see providers/discovery.py).
     custom_context_window: int | None = Field(None, alias="CUSTOM_CONTEXT_WINDOW", ge=512)
@@ -168,7 +167,7 @@ class Settings(BaseModel):
     def output_dir(self) -> Path:
         return self.home_dir / "outputs"
 
-    def default_thinking_mode(self, tool: str) -> ThinkingModeSetting | None:
+    def default_thinking_mode(self, tool: str) -> ThinkingMode | None:
         """The thinking mode a tool uses when the call names none (PAL's DEFAULT_THINKING_MODE_THINKDEEP)."""
         return self.default_thinking_mode_thinkdeep if tool == "thinkdeep" else None
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from utils.gate.errors import FileTooLargeError, InvalidInputError, NotAnImageError
+from utils.gate.errors import FileTooLargeError, GateError, InvalidInputError, NotAnImageError
 from utils.gate.opener import read_checked
 from utils.gate.security import PathPolicy
 
@@ -46,6 +47,17 @@ def sniff_image(data: bytes) -> str | None:
     if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+def checked_images(items: Sequence[str], policy: PathPolicy, limit_mb: float | None) -> list[GatedImage]:
+    """The `images` argument, each entry checked; a refusal names the argument it came from."""
+    loaded = []
+    for item in items:
+        try:
+            loaded.append(load_image(item, policy, limit_mb))
+        except GateError as exc:
+            raise exc.about("images") from exc
+    return loaded
 
 
 def load_image(item: str, policy: PathPolicy, limit_mb: float | None) -> GatedImage:
