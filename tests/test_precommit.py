@@ -119,3 +119,18 @@ async def test_a_failover_model_gets_the_diff_sized_for_its_own_window(harness_f
     asked_beta = h.fakes["openai"].calls[-1].messages[-1].content
     assert "+tail_of_the_change = 1" not in asked_alpha
     assert "+tail_of_the_change = 1" in asked_beta
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["secret files refused", "QUORUM_ALLOW_SECRET_FILES"])
+async def test_a_secret_bearing_file_in_the_change_follows_the_same_policy_as_a_file_passed_by_path(
+    harness_factory, monkeypatch, allowed: bool
+):
+    isolate_git(monkeypatch)
+    h = await harness_factory({"QUORUM_ALLOW_SECRET_FILES": str(allowed).lower()})
+    repo = make_repo(h.workdir / "repo")
+    (repo / "deploy.env").write_text("REGION=eu-west-1-staged\n")
+    (repo / "app.py").write_text("def total(items):\n    return 1\n")
+    git(repo, "add", "deploy.env", "app.py")
+    _, final, text = await validate(h, repo)
+    assert ("eu-west-1-staged" in text) is allowed, text
+    assert any("not diffed (holds secrets): deploy.env" in n for n in final["metadata"]["notes"]) is not allowed

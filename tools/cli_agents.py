@@ -106,8 +106,15 @@ _ERROR_LINE = re.compile(r"^(?:ERROR|Error|error)\b:?")
 def _json_object(text: str) -> dict[str, object] | None:
     """The JSON object a stream consists of, or ends with (CLIs print logs before their JSON report)."""
     stripped = text.strip()
-    starts = [0] + [i + 1 for i, ch in enumerate(stripped) if ch == "\n" and stripped[i + 1:i + 2] == "{"]
-    for start in reversed(starts[-20:]):
+    # The last 20 lines that open an object, newest first (found with rfind: stdout can be megabytes), then the start.
+    starts: list[int] = []
+    end = len(stripped)
+    while len(starts) < 20 and (found := stripped.rfind("\n{", 0, end)) >= 0:
+        starts.append(found + 1)
+        end = found
+    if len(starts) < 20:
+        starts.append(0)
+    for start in starts:
         if not stripped.startswith("{", start):
             continue
         try:

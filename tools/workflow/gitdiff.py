@@ -9,9 +9,9 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from utils.gate.security import is_secret_path
+from utils.gate.security import PathPolicy
 from utils.privacy.redaction import redact_text
 
 GIT_TIMEOUT_S = 30.0
@@ -148,9 +148,10 @@ def _names(output: str) -> list[str]:
 
 
 async def collect_changes(
-    path: Path, *, compare_to: str | None, staged: bool, unstaged: bool, max_chars: int, with_diff: bool = True
+    path: Path, *, policy: PathPolicy, compare_to: str | None, staged: bool, unstaged: bool, max_chars: int,
+    with_diff: bool = True,
 ) -> ChangeSet:
-    """The pending change under `path`; files that hold secrets are listed but never diffed."""
+    """The pending change under `path`; files the policy refuses as secret-bearing are listed but never diffed."""
     root = await repo_root(path)
     drivers = await filter_drivers(root)  # once for the whole change: every command below disables them
     scope = os.path.relpath(path, root)
@@ -174,7 +175,7 @@ async def collect_changes(
     budget = max_chars
     for title, args in modes:
         names = _names(await git(root, "diff", "--name-only", "-z", *args, "--", scope, filters=drivers))
-        safe = [n for n in names if not is_secret_path(PurePosixPath(n))]
+        safe = [n for n in names if not policy.refuses_secret(root / n)]
         notes.extend(f"not diffed (holds secrets): {n}" for n in names if n not in safe)
         changed.update((n, None) for n in safe)
         if not safe or not with_diff:
@@ -192,7 +193,7 @@ async def collect_changes(
         untracked = _names(
             await git(root, "ls-files", "--others", "--exclude-standard", "-z", "--", scope, filters=drivers)
         )
-        untracked = [n for n in untracked if not is_secret_path(PurePosixPath(n))]
+        untracked = [n for n in untracked if not policy.refuses_secret(root / n)]
     existing = tuple(str(root / n) for n in [*changed, *untracked] if (root / n).is_file())
     return ChangeSet(
         root=root, diffs=tuple(diffs), changed=tuple(changed), files=existing, untracked=tuple(untracked), notes=tuple(notes)

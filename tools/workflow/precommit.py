@@ -40,6 +40,7 @@ async def _changes(request: PrecommitRequest, ctx: RequestContext, *, with_diff:
     try:
         return await collect_changes(
             Path(path),
+            policy=ctx.policy,
             compare_to=request.compare_to,
             staged=request.include_staged is not False,
             unstaged=request.include_unstaged is not False,

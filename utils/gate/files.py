@@ -14,7 +14,7 @@ from utils.conversations.turns import FileRef
 from utils.gate.errors import FilesOverBudgetError, FileTooLargeError, GateError, TooManyFilesError
 from utils.gate.file_cache import FileCache, stat_key
 from utils.gate.opener import open_checked, too_large
-from utils.gate.security import PathPolicy, is_secret_path
+from utils.gate.security import PathPolicy
 from utils.privacy.redaction import count_redactions, redact_secrets
 from utils.vocabulary import PROJECT_DIR_NAME
 
@@ -173,7 +173,7 @@ def _walk(root: Path, policy: PathPolicy) -> list[Candidate]:
         dirs[:] = sorted(
             d for d in dirs
             if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
-            and (policy.allow_secret_files or not is_secret_path(Path(current, d)))
+            and not policy.refuses_secret(Path(current, d))
         )
         for name in sorted(names):
             path = Path(current, name)

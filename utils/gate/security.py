@@ -123,11 +123,15 @@ class PathPolicy:
         """Whether a resolved path lies in one of the roots."""
         return any(resolved == root or resolved.is_relative_to(root) for root in self._roots)
 
+    def refuses_secret(self, *paths: Path | PurePosixPath) -> bool:
+        """True when secret-bearing files are refused and one of these names is one."""
+        return not self.allow_secret_files and any(is_secret_path(p) for p in paths)
+
     def confine(self, raw: str, real: Path) -> None:
         """Re-check where an opened file really is (its descriptor's path): roots, system dirs, secrets."""
         self._refuse_system(raw, real)
         self._refuse_outside_roots(raw, real)
-        if not self.allow_secret_files and is_secret_path(real):
+        if self.refuses_secret(real):
             raise PathRefusedError(
                 f"Refusing {raw!r}: it is really '{real}', a file that holds secrets. Leave it out, or set "
                 "QUORUM_ALLOW_SECRET_FILES=true if you really mean to share it."
@@ -156,7 +160,7 @@ class PathPolicy:
         self._refuse_system(raw, resolved)
         self._refuse_outside_roots(raw, resolved)
         # The name as given matters too: a '.env' symlink to a harmless file is still refused.
-        if not self.allow_secret_files and (is_secret_path(resolved) or is_secret_path(expanded)):
+        if self.refuses_secret(resolved, expanded):
             raise PathRefusedError(
                 f"Refusing {raw!r}: it looks like a file that holds secrets (keys, tokens, "
                 "credentials), which must not be sent to a model. Leave it out, or set "

@@ -274,9 +274,13 @@ def redact_text(text: str) -> str:
 
 
 def redact_tree(value: Any, skip: frozenset[str] = frozenset()) -> Any:
-    """Strings inside lists, tuples, dicts and pydantic models redacted; keys/fields named in `skip` kept."""
+    """Strings inside lists, tuples, dicts and pydantic models redacted; keys/fields named in `skip` kept.
+
+    What holds no secret comes back as the same object, so callers tell "changed" by identity, never by a
+    deep comparison.
+    """
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value)  # the same object when nothing was found
     if isinstance(value, BaseModel):
         changes = {}
         for name in type(value).model_fields:
@@ -284,13 +288,15 @@ def redact_tree(value: Any, skip: frozenset[str] = frozenset()) -> Any:
                 continue
             old = getattr(value, name)
             new = redact_tree(old, skip)
-            if new is not old and new != old:
+            if new is not old:
                 changes[name] = new
         return value.model_copy(update=changes) if changes else value
     if isinstance(value, dict):
-        return {k: (v if k in skip else redact_tree(v, skip)) for k, v in value.items()}
+        items = {k: (v if k in skip else redact_tree(v, skip)) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_tree(v, skip) for v in value)
+        redacted = [redact_tree(v, skip) for v in value]
+        return value if all(n is o for n, o in zip(redacted, value)) else type(value)(redacted)
     return value
 
 
